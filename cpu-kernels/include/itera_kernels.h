@@ -1,0 +1,255 @@
+/*
+ * Itera-Lite CPU kernels: the one plain C ABI every backend binds to.
+ *
+ * Conventions (all functions):
+ *   - Row-major storage. Sizes and strides are int64_t counts of ELEMENTS, never bytes.
+ *   - "ld" arguments are row strides (leading dimensions); a row stride larger than the row
+ *     length lets callers pass non-contiguous views.
+ *   - Pointers are raw and never owned; kernels never allocate tensor memory and never free.
+ *   - *_backward kernels ACCUMULATE (+=) into every gradient they write (input and parameter
+ *     gradients alike), so several consumers of one tensor can share one gradient buffer.
+ *   - Every kernel exists twice: `itera_X` (fast: SIMD path picked at run time, multi-threaded)
+ *     and `itera_X_ref` (plain scalar loop, single-threaded: the specification the fast path is
+ *     tested against). Shapes are validated by the Java side before any call; kernels only
+ *     re-check what is cheap and would otherwise corrupt memory (token ids), and report it
+ *     through their int return value (0 = ok, ITERA_ERR_* otherwise).
+ *
+ * Shape letters used in comments: R rows, C channels (row length), T tokens, V vocabulary,
+ * M/N/K GEMM sizes.
+ */
+#ifndef ITERA_KERNELS_H
+#define ITERA_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- status codes */
+#define ITERA_OK 0
+#define ITERA_ERR_INDEX_OUT_OF_RANGE (-1) /* a token id / target outside [0, V) */
+#define ITERA_ERR_BAD_ARGUMENT (-2)       /* a size or stride the kernel cannot honour */
+
+/* ---------------------------------------------------------------- runtime: ISA and threads */
+/* Instruction-set levels, ordered: a level implies the ones below it. */
+#define ITERA_ISA_SCALAR 0 /* portable C++, any x86-64 */
+#define ITERA_ISA_AVX2 1   /* AVX2 + FMA + F16C */
+#define ITERA_ISA_AVX512 2 /* AVX-512 F/BW/DQ/VL (+VNNI/BF16 flags reported separately) */
+
+/* CPU feature bits reported by itera_cpu_features(). */
+#define ITERA_CPU_AVX2 (1 << 0)
+#define ITERA_CPU_FMA (1 << 1)
+#define ITERA_CPU_F16C (1 << 2)
+#define ITERA_CPU_AVX512F (1 << 3)
+#define ITERA_CPU_AVX512BW (1 << 4)
+#define ITERA_CPU_AVX512DQ (1 << 5)
+#define ITERA_CPU_AVX512VL (1 << 6)
+#define ITERA_CPU_AVX512VNNI (1 << 7)
+#define ITERA_CPU_AVX512BF16 (1 << 8)
+#define ITERA_CPU_AVXVNNI (1 << 9)
+
+int itera_cpu_features(void);
+/* Highest ISA level this CPU (and this build) supports. */
+int itera_max_isa(void);
+/* ISA level the fast kernels currently use. */
+int itera_get_isa(void);
+/* Select the ISA level for the fast kernels; clamped to itera_max_isa(). Returns the level set. */
+int itera_set_isa(int isa);
+/* Worker threads used by fast kernels (and OpenBLAS). n <= 0 means "all available cores". */
+void itera_set_num_threads(int n);
+int itera_get_num_threads(void);
+/* OpenBLAS's own description of the kernel it chose (e.g. "Zen SkylakeX ..."); static string. */
+const char* itera_blas_config(void);
+/* Does nothing: measures the cost of crossing into native code. */
+void itera_noop(void);
+
+/* ---------------------------------------------------------------- memory */
+/* 64-byte aligned allocation, counted. Returns NULL on failure or bytes <= 0. */
+void* itera_alloc(int64_t bytes);
+/* Frees memory from itera_alloc; bytes must be the size passed to itera_alloc. */
+void itera_free(void* ptr, int64_t bytes);
+/* Bytes and blocks currently allocated through itera_alloc (leak accounting). */
+int64_t itera_live_bytes(void);
+int64_t itera_live_allocations(void);
+/* dst[i] = value, i < n. */
+void itera_fill_f32(int64_t n, float value, float* dst);
+/* Copies n bytes (regions must not overlap). */
+void itera_copy_bytes(int64_t n, const void* src, void* dst);
+
+/* ---------------------------------------------------------------- GEMM (OpenBLAS + native GEMV) */
+/*
+ * C = alpha * op(A) * op(B) + beta * C, row-major, op(X) = X or X^T (trans flag 0/1).
+ * op(A) is M x K, op(B) is K x N, C is M x N. lda/ldb/ldc are the row strides of the stored
+ * matrices (A stored M x K, or K x M when transA). When M == 1 (one-row products, e.g. decode)
+ * the fast path uses the native GEMV, which beats sgemm's small-M path.
+ */
+void itera_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                 int64_t ldc);
+/* Batched with constant strides between consecutive matrices (elements). */
+void itera_sgemm_strided_batched(int transA, int transB, int64_t M, int64_t N, int64_t K,
+                                 float alpha, const float* A, int64_t lda, int64_t strideA,
+                                 const float* B, int64_t ldb, int64_t strideB, float beta,
+                                 float* C, int64_t ldc, int64_t strideC, int64_t batch);
+void itera_sgemm_strided_batched_ref(int transA, int transB, int64_t M, int64_t N, int64_t K,
+                                     float alpha, const float* A, int64_t lda, int64_t strideA,
+                                     const float* B, int64_t ldb, int64_t strideB, float beta,
+                                     float* C, int64_t ldc, int64_t strideC, int64_t batch);
+/* Plain OpenBLAS cblas_sgemm (row-major), for comparison benchmarks. */
+void itera_blas_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                      float* C, int64_t ldc);
+/*
+ * Native GEMV: y[n] = alpha * sum_k x[k] * op(W)[k, n] + beta * y[n], n < N, k < K.
+ * transW = 1: W is stored N x K (one row per output, the Linear-layer layout), ldw >= K.
+ * transW = 0: W is stored K x N, ldw >= N.
+ */
+void itera_sgemv(int transW, int64_t N, int64_t K, float alpha, const float* W, int64_t ldw,
+                 const float* x, float beta, float* y);
+void itera_sgemv_ref(int transW, int64_t N, int64_t K, float alpha, const float* W, int64_t ldw,
+                     const float* x, float beta, float* y);
+
+/* ---------------------------------------------------------------- embedding */
+/* out[t, :] = table[ids[t], :]; table V x C (row stride ldt), out T x C (row stride ldo). */
+int itera_embedding_forward(int64_t T, int64_t C, int64_t V, const int32_t* ids,
+                            const float* table, int64_t ldt, float* out, int64_t ldo);
+int itera_embedding_forward_ref(int64_t T, int64_t C, int64_t V, const int32_t* ids,
+                                const float* table, int64_t ldt, float* out, int64_t ldo);
+/* dtable[ids[t], :] += dout[t, :]. Repeated ids accumulate. */
+int itera_embedding_backward(int64_t T, int64_t C, int64_t V, const int32_t* ids,
+                             const float* dout, int64_t ldo, float* dtable, int64_t ldt);
+int itera_embedding_backward_ref(int64_t T, int64_t C, int64_t V, const int32_t* ids,
+                                 const float* dout, int64_t ldo, float* dtable, int64_t ldt);
+
+/* ---------------------------------------------------------------- normalisation */
+/*
+ * RMSNorm over each row of x (R x C): y = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps).
+ * Saves rstd (R) for the backward.
+ */
+void itera_rmsnorm_forward(int64_t R, int64_t C, const float* x, int64_t ldx, const float* w,
+                           float eps, float* y, int64_t ldy, float* rstd);
+void itera_rmsnorm_forward_ref(int64_t R, int64_t C, const float* x, int64_t ldx, const float* w,
+                               float eps, float* y, int64_t ldy, float* rstd);
+/* dx += d/dx, dw += d/dw (dw is C, summed over rows). */
+void itera_rmsnorm_backward(int64_t R, int64_t C, const float* dy, int64_t lddy, const float* x,
+                            int64_t ldx, const float* w, const float* rstd, float* dx,
+                            int64_t lddx, float* dw);
+void itera_rmsnorm_backward_ref(int64_t R, int64_t C, const float* dy, int64_t lddy,
+                                const float* x, int64_t ldx, const float* w, const float* rstd,
+                                float* dx, int64_t lddx, float* dw);
+/* LayerNorm: y = (x - mean) * rstd * w + b. Saves mean and rstd (R each). */
+void itera_layernorm_forward(int64_t R, int64_t C, const float* x, int64_t ldx, const float* w,
+                             const float* b, float eps, float* y, int64_t ldy, float* mean,
+                             float* rstd);
+void itera_layernorm_forward_ref(int64_t R, int64_t C, const float* x, int64_t ldx,
+                                 const float* w, const float* b, float eps, float* y, int64_t ldy,
+                                 float* mean, float* rstd);
+/* dx += ..., dw += ..., db += ... */
+void itera_layernorm_backward(int64_t R, int64_t C, const float* dy, int64_t lddy,
+                              const float* x, int64_t ldx, const float* w, const float* mean,
+                              const float* rstd, float* dx, int64_t lddx, float* dw, float* db);
+void itera_layernorm_backward_ref(int64_t R, int64_t C, const float* dy, int64_t lddy,
+                                  const float* x, int64_t ldx, const float* w, const float* mean,
+                                  const float* rstd, float* dx, int64_t lddx, float* dw,
+                                  float* db);
+
+/* ---------------------------------------------------------------- softmax */
+/* y = softmax(x) over each row (R x C), numerically stable (max subtracted). */
+void itera_softmax_forward(int64_t R, int64_t C, const float* x, int64_t ldx, float* y,
+                           int64_t ldy);
+void itera_softmax_forward_ref(int64_t R, int64_t C, const float* x, int64_t ldx, float* y,
+                               int64_t ldy);
+/* dx += y * (dy - sum(dy * y)) per row. */
+void itera_softmax_backward(int64_t R, int64_t C, const float* y, int64_t ldy, const float* dy,
+                            int64_t lddy, float* dx, int64_t lddx);
+void itera_softmax_backward_ref(int64_t R, int64_t C, const float* y, int64_t ldy,
+                                const float* dy, int64_t lddy, float* dx, int64_t lddx);
+
+/* ---------------------------------------------------------------- cross-entropy */
+/*
+ * Softmax cross-entropy on given logits (R x V). For each row r with targets[r] != ignore_index:
+ *   losses[r] = logsumexp(logits[r]) - logits[r, targets[r]]
+ *   dlogits[r, :] = scale * (softmax(logits[r]) - onehot(targets[r]))   (WRITTEN, not added)
+ * Rows with targets[r] == ignore_index get losses[r] = 0 and dlogits row = 0.
+ * dlogits may be NULL (forward only) and may alias logits (in place). Returns ITERA_OK or
+ * ITERA_ERR_INDEX_OUT_OF_RANGE if a target is outside [0, V) and not ignore_index.
+ */
+int itera_cross_entropy(int64_t R, int64_t V, const float* logits, int64_t ldl,
+                        const int32_t* targets, int32_t ignore_index, float scale, float* losses,
+                        float* dlogits, int64_t lddl);
+int itera_cross_entropy_ref(int64_t R, int64_t V, const float* logits, int64_t ldl,
+                            const int32_t* targets, int32_t ignore_index, float scale,
+                            float* losses, float* dlogits, int64_t lddl);
+/*
+ * Fused LM head + cross-entropy, forward and backward in one pass, for h (T x C) and a head
+ * W (V x C, the tied-embedding layout): logits = h * W^T, never materialised beyond one block of
+ * rows (block_rows x V; block_rows <= 0 picks a cache-friendly default) in `workspace`, which
+ * must hold at least itera_fused_xent_workspace(T, V, block_rows) floats.
+ *   losses[t] as in itera_cross_entropy;
+ *   if dh != NULL: dh[t, :] += scale * (p - onehot) * W           (T x C, row stride lddh)
+ *   if dW != NULL: dW       += scale * (p - onehot)^T * h         (V x C, row stride lddw)
+ */
+int itera_fused_linear_cross_entropy(int64_t T, int64_t C, int64_t V, const float* h,
+                                     int64_t ldh, const float* W, int64_t ldw,
+                                     const int32_t* targets, int32_t ignore_index, float scale,
+                                     float* losses, float* dh, int64_t lddh, float* dW,
+                                     int64_t lddw, int64_t block_rows, float* workspace);
+int itera_fused_linear_cross_entropy_ref(int64_t T, int64_t C, int64_t V, const float* h,
+                                         int64_t ldh, const float* W, int64_t ldw,
+                                         const int32_t* targets, int32_t ignore_index,
+                                         float scale, float* losses, float* dh, int64_t lddh,
+                                         float* dW, int64_t lddw, int64_t block_rows,
+                                         float* workspace);
+int64_t itera_fused_xent_workspace(int64_t T, int64_t V, int64_t block_rows);
+
+/* ---------------------------------------------------------------- activations (contiguous, n elements) */
+/* SiLU: y = x * sigmoid(x). GELU: tanh approximation (GPT-2). Softplus: log(1 + e^x), = x above 20. */
+void itera_silu_forward(int64_t n, const float* x, float* y);
+void itera_silu_forward_ref(int64_t n, const float* x, float* y);
+void itera_silu_backward(int64_t n, const float* x, const float* dy, float* dx); /* dx += */
+void itera_silu_backward_ref(int64_t n, const float* x, const float* dy, float* dx);
+void itera_gelu_forward(int64_t n, const float* x, float* y);
+void itera_gelu_forward_ref(int64_t n, const float* x, float* y);
+void itera_gelu_backward(int64_t n, const float* x, const float* dy, float* dx);
+void itera_gelu_backward_ref(int64_t n, const float* x, const float* dy, float* dx);
+void itera_softplus_forward(int64_t n, const float* x, float* y);
+void itera_softplus_forward_ref(int64_t n, const float* x, float* y);
+void itera_softplus_backward(int64_t n, const float* x, const float* dy, float* dx);
+void itera_softplus_backward_ref(int64_t n, const float* x, const float* dy, float* dx);
+
+/* ---------------------------------------------------------------- elementwise arithmetic */
+/* out = a + b (residual add; out may alias a or b). */
+void itera_add(int64_t n, const float* a, const float* b, float* out);
+void itera_add_ref(int64_t n, const float* a, const float* b, float* out);
+/* y += alpha * x. */
+void itera_axpy(int64_t n, float alpha, const float* x, float* y);
+void itera_axpy_ref(int64_t n, float alpha, const float* x, float* y);
+/* x *= alpha. */
+void itera_scale(int64_t n, float alpha, float* x);
+void itera_scale_ref(int64_t n, float alpha, float* x);
+/* sum of x[i]^2, accumulated in double (gradient norms). */
+double itera_sum_squares(int64_t n, const float* x);
+double itera_sum_squares_ref(int64_t n, const float* x);
+
+/* ---------------------------------------------------------------- optimiser */
+/*
+ * Fused AdamW step over n parameters (decoupled weight decay, bias-corrected):
+ *   g  = grad * grad_scale                       (grad_scale folds in clipping / accumulation)
+ *   m  = beta1 * m + (1 - beta1) * g
+ *   v  = beta2 * v + (1 - beta2) * g^2
+ *   p -= lr * ( (m / bc1) / (sqrt(v / bc2) + eps) + weight_decay * p )
+ * with bc1 = 1 - beta1^step, bc2 = 1 - beta2^step (step >= 1).
+ */
+void itera_adamw(int64_t n, float* param, const float* grad, float* m, float* v, float lr,
+                 float beta1, float beta2, float eps, float weight_decay, float grad_scale,
+                 int64_t step);
+void itera_adamw_ref(int64_t n, float* param, const float* grad, float* m, float* v, float lr,
+                     float beta1, float beta2, float eps, float weight_decay, float grad_scale,
+                     int64_t step);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ITERA_KERNELS_H */

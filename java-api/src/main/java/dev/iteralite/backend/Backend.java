@@ -1,0 +1,116 @@
+package dev.iteralite.backend;
+
+import dev.iteralite.tensor.Tensor;
+
+/**
+ * The compute operations layers are built from, with one implementation per device.
+ *
+ * <p>Two implementations exist: {@code cpu} ({@link CpuBackend}: native kernels, F32) and {@code
+ * reference} ({@link ReferenceBackend}: plain Java in double precision, F32 or F64 tensors, any
+ * strides), which is the test oracle. {@link Backends#select()} picks one at run time.
+ *
+ * <p>Shapes use R rows, C channels, T tokens, V vocabulary. Matrices are row-major; an operand may
+ * be a strided view as long as its last dimension is contiguous (stride 1). Every method validates
+ * shapes, dtypes, strides, index ranges and that no tensor is closed before computing, and throws
+ * {@link IllegalArgumentException} (or {@link IllegalStateException} for closed tensors) naming
+ * the problem: no input can crash the JVM.
+ *
+ * <p>Backward methods ACCUMULATE into every gradient tensor they receive ({@code +=}), so several
+ * consumers of one tensor can share its gradient; zero gradients before a step.
+ */
+public interface Backend {
+  /** Short name used for selection and logs: {@code cpu} or {@code reference}. */
+  String name();
+
+  /** One human-readable line: backend, CPU features, ISA level, threads. */
+  String describe();
+
+  // ------------------------------------------------------------------ GEMM
+
+  /**
+   * {@code c = alpha * op(a) * op(b) + beta * c}. Rank 2: op(a) [M,K], op(b) [K,N], c [M,N]. Rank
+   * 3: a leading batch dimension on all three (equal sizes). With {@code beta == 0} the old
+   * contents of {@code c} are ignored (even NaN).
+   */
+  void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c);
+
+  // ------------------------------------------------------------------ embedding
+
+  /** out[t, :] = table[ids[t], :]. ids I32 [T] in [0, V), table [V, C], out [T, C]. */
+  void embeddingForward(Tensor ids, Tensor table, Tensor out);
+
+  /** dtable[ids[t], :] += dout[t, :]. */
+  void embeddingBackward(Tensor ids, Tensor dout, Tensor dtable);
+
+  // ------------------------------------------------------------------ normalisation
+
+  /** RMSNorm of each row: x [R, C], w [C], y [R, C], saves rstd [R]. */
+  void rmsNormForward(Tensor x, Tensor w, float eps, Tensor y, Tensor rstd);
+
+  /** dx [R, C] += ..., dw [C] += ... */
+  void rmsNormBackward(Tensor dy, Tensor x, Tensor w, Tensor rstd, Tensor dx, Tensor dw);
+
+  /** LayerNorm of each row: x [R, C], w [C], b [C], y [R, C], saves mean [R], rstd [R]. */
+  void layerNormForward(Tensor x, Tensor w, Tensor b, float eps, Tensor y, Tensor mean, Tensor rstd);
+
+  /** dx += ..., dw += ..., db += ... */
+  void layerNormBackward(Tensor dy, Tensor x, Tensor w, Tensor mean, Tensor rstd, Tensor dx, Tensor dw, Tensor db);
+
+  // ------------------------------------------------------------------ softmax and losses
+
+  /** Row-wise softmax: x [R, C] to y [R, C]. */
+  void softmaxForward(Tensor x, Tensor y);
+
+  /** dx [R, C] += y * (dy - rowsum(dy * y)). */
+  void softmaxBackward(Tensor y, Tensor dy, Tensor dx);
+
+  /**
+   * Softmax cross-entropy on logits [R, V] with targets I32 [R]; rows whose target is {@code
+   * ignoreIndex} contribute nothing. Writes losses [R] (nats) and, if {@code dlogits} is non-null,
+   * WRITES dlogits [R, V] = scale * (softmax - onehot) (it may be the logits tensor itself).
+   *
+   * @return the sum of the row losses
+   */
+  double crossEntropy(Tensor logits, Tensor targets, int ignoreIndex, float scale, Tensor losses, Tensor dlogits);
+
+  /**
+   * Fused LM head and cross-entropy, forward and backward in one pass, never holding more than a
+   * block of logits: h [T, C], w [V, C] (tied-embedding layout), targets I32 [T]. Writes losses
+   * [T]; if non-null, dh [T, C] += and dw [V, C] += the gradients of {@code scale * sum(losses)}.
+   *
+   * @return the sum of the row losses
+   */
+  double fusedLinearCrossEntropy(
+      Tensor h, Tensor w, Tensor targets, int ignoreIndex, float scale, Tensor losses, Tensor dh, Tensor dw);
+
+  // ------------------------------------------------------------------ pointwise
+
+  /** y = f(x), same shape, both contiguous. */
+  void activationForward(Activation f, Tensor x, Tensor y);
+
+  /** dx += f'(x) * dy, all contiguous and of one shape. */
+  void activationBackward(Activation f, Tensor x, Tensor dy, Tensor dx);
+
+  /** out = a + b (residual add), all contiguous and of one shape; out may be a or b. */
+  void add(Tensor a, Tensor b, Tensor out);
+
+  /** y += alpha * x, contiguous, one shape. */
+  void axpy(float alpha, Tensor x, Tensor y);
+
+  /** x *= alpha, contiguous. */
+  void scale(float alpha, Tensor x);
+
+  /** Sum of squares (in double), contiguous. */
+  double sumSquares(Tensor x);
+
+  /** Every element of a contiguous tensor set to {@code value}. */
+  void fill(Tensor x, float value);
+
+  /** dst = src, same shape and dtype, both contiguous. */
+  void copy(Tensor src, Tensor dst);
+
+  // ------------------------------------------------------------------ optimiser
+
+  /** One fused AdamW update of param with grad, updating moments m and v; all one shape, contiguous. */
+  void adamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step);
+}

@@ -47,14 +47,15 @@ public final class Demo {
   private Demo() {}
 
   public static void main(String[] args) throws IOException {
-    byte[] text = args.length > 0 ? Files.readAllBytes(Path.of(args[0])) : defaultCorpus();
+    boolean fromFile = args.length > 0 && !args[0].isBlank();
+    byte[] text = fromFile ? Files.readAllBytes(Path.of(args[0])) : defaultCorpus();
     if (text.length < 64) {
       throw new IllegalArgumentException("training text must have at least 64 bytes, got " + text.length);
     }
     Backend backend = Backends.select();
     int split = text.length * 9 / 10;
     System.out.printf(Locale.ROOT, "text: %d bytes (%s), train %d, validation %d%n",
-        text.length, args.length > 0 ? args[0] : "embedded default", split, text.length - split);
+        text.length, fromFile ? args[0] : "embedded default", split, text.length - split);
 
     ParameterSet.Builder declared = ParameterSet.builder();
     Embedding embedding = new Embedding(backend, declared, "embed", VOCAB, DIM);

@@ -1,0 +1,667 @@
+package dev.iteralite.backend;
+
+import dev.iteralite.tensor.DType;
+import dev.iteralite.tensor.Tensor;
+import java.util.Objects;
+
+/**
+ * The reference backend: plain Java, every operation computed in double precision, on F32 or F64
+ * tensors with any strides.
+ *
+ * <p>It is the oracle the native kernels are tested against and the backend of float64
+ * finite-difference gradient checks, so it implements the exact mathematics of {@code
+ * itera_kernels.h} (GELU tanh approximation, softplus equal to x above 20, AdamW as specified)
+ * with no shortcuts. Validation is the CPU backend's (nulls, closed tensors, dtypes, ranks,
+ * shapes, index ranges, aliasing) except that layout is free: F64 is accepted and operands need
+ * not be contiguous. Each call reads its inputs completely before writing, so it is slow and
+ * meant for tests and small models.
+ */
+public final class ReferenceBackend implements Backend {
+  private static final double GELU_K = Math.sqrt(2.0 / Math.PI);
+  private static final double GELU_C = 0.044715;
+
+  /** A new reference backend (stateless; {@link Backends#reference()} shares one). */
+  public ReferenceBackend() {}
+
+  @Override
+  public String name() {
+    return "reference";
+  }
+
+  @Override
+  public String describe() {
+    return "reference backend: pure Java, double precision, F32/F64, any strides";
+  }
+
+  // ------------------------------------------------------------------ GEMM
+
+  @Override
+  public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
+    Checks k = Checks.reference("gemm");
+    Checks.GemmShape s = k.gemm(transA, transB, a, b, c);
+    long total = Math.multiplyExact(s.batch(), Math.multiplyExact(s.m(), s.n()));
+    if (total == 0) {
+      return;
+    }
+    double[] av = a.toDoubleArray();
+    double[] bv = b.toDoubleArray();
+    double[] cv = c.toDoubleArray();
+    int m = (int) s.m();
+    int n = (int) s.n();
+    int kk = (int) s.k();
+    int aRows = (int) s.a().rows();
+    int aCols = (int) s.a().cols();
+    int bCols = (int) s.b().cols();
+    for (int bi = 0; bi < s.batch(); bi++) {
+      int ao = bi * aRows * aCols;
+      int bo = bi * (int) (s.b().rows() * s.b().cols());
+      int co = bi * m * n;
+      for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+          double acc = 0;
+          for (int p = 0; p < kk; p++) {
+            double x = transA ? av[ao + p * aCols + i] : av[ao + i * aCols + p];
+            double y = transB ? bv[bo + j * bCols + p] : bv[bo + p * bCols + j];
+            acc += x * y;
+          }
+          double old = beta == 0f ? 0.0 : (double) beta * cv[co + i * n + j];
+          cv[co + i * n + j] = (double) alpha * acc + old;
+        }
+      }
+    }
+    c.copyFrom(cv);
+  }
+
+  // ------------------------------------------------------------------ embedding
+
+  @Override
+  public void embeddingForward(Tensor ids, Tensor table, Tensor out) {
+    Checks k = Checks.reference("embeddingForward");
+    k.ints("ids", ids);
+    Checks.Rows tr = k.rows("table", k.real("table", table));
+    Checks.Rows or = k.rows("out", k.real("out", out));
+    k.count("ids", ids, or.r(), "T (rows of out)");
+    k.dimension("out", out, "C", or.c(), tr.c(), "table " + table.describe());
+    k.disjoint("out", out, "table", table);
+    k.disjoint("out", out, "ids", ids);
+    k.indices("ids", ids, tr.r(), "V, rows of table", false, 0);
+    int[] id = ids.toIntArray();
+    double[] tv = table.toDoubleArray();
+    int c = (int) or.c();
+    double[] ov = new double[id.length * c];
+    for (int t = 0; t < id.length; t++) {
+      System.arraycopy(tv, id[t] * c, ov, t * c, c);
+    }
+    out.copyFrom(ov);
+  }
+
+  @Override
+  public void embeddingBackward(Tensor ids, Tensor dout, Tensor dtable) {
+    Checks k = Checks.reference("embeddingBackward");
+    k.ints("ids", ids);
+    Checks.Rows or = k.rows("dout", k.real("dout", dout));
+    Checks.Rows tr = k.rows("dtable", k.real("dtable", dtable));
+    k.count("ids", ids, or.r(), "T (rows of dout)");
+    k.dimension("dout", dout, "C", or.c(), tr.c(), "dtable " + dtable.describe());
+    k.disjoint("dtable", dtable, "dout", dout);
+    k.disjoint("dtable", dtable, "ids", ids);
+    k.indices("ids", ids, tr.r(), "V, rows of dtable", false, 0);
+    int[] id = ids.toIntArray();
+    double[] dv = dout.toDoubleArray();
+    double[] tv = dtable.toDoubleArray();
+    int c = (int) or.c();
+    for (int t = 0; t < id.length; t++) {
+      for (int j = 0; j < c; j++) {
+        tv[id[t] * c + j] += dv[t * c + j];
+      }
+    }
+    dtable.copyFrom(tv);
+  }
+
+  // ------------------------------------------------------------------ normalisation
+
+  @Override
+  public void rmsNormForward(Tensor x, Tensor w, float eps, Tensor y, Tensor rstd) {
+    Checks k = Checks.reference("rmsNormForward");
+    Checks.Rows xr = k.rows("x", k.real("x", x));
+    k.count("w", k.real("w", w), xr.c(), "C");
+    k.sameShape("y", k.real("y", y), "x", x);
+    k.count("rstd", k.real("rstd", rstd), xr.r(), "R");
+    Ops.checkEps(k, eps);
+    k.positive("C", xr.c(), "a row needs at least one element");
+    k.disjoint("y", y, "x", x);
+    k.disjoint("y", y, "w", w);
+    k.disjoint("rstd", rstd, "x", x);
+    k.disjoint("rstd", rstd, "w", w);
+    k.disjoint("rstd", rstd, "y", y);
+    int r = (int) xr.r();
+    int c = (int) xr.c();
+    double[] xv = x.toDoubleArray();
+    double[] wv = w.toDoubleArray();
+    double[] yv = new double[r * c];
+    double[] rs = new double[r];
+    for (int i = 0; i < r; i++) {
+      double ss = 0;
+      for (int j = 0; j < c; j++) {
+        ss += xv[i * c + j] * xv[i * c + j];
+      }
+      double inv = 1.0 / Math.sqrt(ss / c + (double) eps);
+      rs[i] = inv;
+      for (int j = 0; j < c; j++) {
+        yv[i * c + j] = xv[i * c + j] * inv * wv[j];
+      }
+    }
+    y.copyFrom(yv);
+    rstd.copyFrom(rs);
+  }
+
+  @Override
+  public void rmsNormBackward(Tensor dy, Tensor x, Tensor w, Tensor rstd, Tensor dx, Tensor dw) {
+    Checks k = Checks.reference("rmsNormBackward");
+    Checks.Rows dyr = k.rows("dy", k.real("dy", dy));
+    k.sameShape("x", k.real("x", x), "dy", dy);
+    k.count("w", k.real("w", w), dyr.c(), "C");
+    k.count("rstd", k.real("rstd", rstd), dyr.r(), "R");
+    k.sameShape("dx", k.real("dx", dx), "dy", dy);
+    k.count("dw", k.real("dw", dw), dyr.c(), "C");
+    k.positive("C", dyr.c(), "a row needs at least one element");
+    String[] inNames = {"dy", "x", "w", "rstd"};
+    Tensor[] ins = {dy, x, w, rstd};
+    for (int i = 0; i < ins.length; i++) {
+      k.disjoint("dx", dx, inNames[i], ins[i]);
+      k.disjoint("dw", dw, inNames[i], ins[i]);
+    }
+    k.disjoint("dw", dw, "dx", dx);
+    int r = (int) dyr.r();
+    int c = (int) dyr.c();
+    double[] dyv = dy.toDoubleArray();
+    double[] xv = x.toDoubleArray();
+    double[] wv = w.toDoubleArray();
+    double[] rs = rstd.toDoubleArray();
+    double[] dxv = dx.toDoubleArray();
+    double[] dwv = dw.toDoubleArray();
+    for (int i = 0; i < r; i++) {
+      double s = rs[i];
+      double dot = 0;
+      for (int j = 0; j < c; j++) {
+        dot += dyv[i * c + j] * wv[j] * xv[i * c + j];
+      }
+      double coef = s * s * s * dot / c;
+      for (int j = 0; j < c; j++) {
+        int e = i * c + j;
+        dxv[e] += s * wv[j] * dyv[e] - coef * xv[e];
+        dwv[j] += dyv[e] * xv[e] * s;
+      }
+    }
+    dx.copyFrom(dxv);
+    dw.copyFrom(dwv);
+  }
+
+  @Override
+  public void layerNormForward(Tensor x, Tensor w, Tensor b, float eps, Tensor y, Tensor mean, Tensor rstd) {
+    Checks k = Checks.reference("layerNormForward");
+    Checks.Rows xr = k.rows("x", k.real("x", x));
+    k.count("w", k.real("w", w), xr.c(), "C");
+    k.count("b", k.real("b", b), xr.c(), "C");
+    k.sameShape("y", k.real("y", y), "x", x);
+    k.count("mean", k.real("mean", mean), xr.r(), "R");
+    k.count("rstd", k.real("rstd", rstd), xr.r(), "R");
+    Ops.checkEps(k, eps);
+    k.positive("C", xr.c(), "a row needs at least one element");
+    Tensor[] ins = {x, w, b};
+    String[] inNames = {"x", "w", "b"};
+    Tensor[] outs = {y, mean, rstd};
+    String[] outNames = {"y", "mean", "rstd"};
+    for (int o = 0; o < outs.length; o++) {
+      for (int i = 0; i < ins.length; i++) {
+        k.disjoint(outNames[o], outs[o], inNames[i], ins[i]);
+      }
+      for (int p = 0; p < o; p++) {
+        k.disjoint(outNames[o], outs[o], outNames[p], outs[p]);
+      }
+    }
+    int r = (int) xr.r();
+    int c = (int) xr.c();
+    double[] xv = x.toDoubleArray();
+    double[] wv = w.toDoubleArray();
+    double[] bv = b.toDoubleArray();
+    double[] yv = new double[r * c];
+    double[] mv = new double[r];
+    double[] rs = new double[r];
+    for (int i = 0; i < r; i++) {
+      double mu = 0;
+      for (int j = 0; j < c; j++) {
+        mu += xv[i * c + j];
+      }
+      mu /= c;
+      double var = 0;
+      for (int j = 0; j < c; j++) {
+        double d = xv[i * c + j] - mu;
+        var += d * d;
+      }
+      var /= c;
+      double inv = 1.0 / Math.sqrt(var + (double) eps);
+      mv[i] = mu;
+      rs[i] = inv;
+      for (int j = 0; j < c; j++) {
+        yv[i * c + j] = (xv[i * c + j] - mu) * inv * wv[j] + bv[j];
+      }
+    }
+    y.copyFrom(yv);
+    mean.copyFrom(mv);
+    rstd.copyFrom(rs);
+  }
+
+  @Override
+  public void layerNormBackward(
+      Tensor dy, Tensor x, Tensor w, Tensor mean, Tensor rstd, Tensor dx, Tensor dw, Tensor db) {
+    Checks k = Checks.reference("layerNormBackward");
+    Checks.Rows dyr = k.rows("dy", k.real("dy", dy));
+    k.sameShape("x", k.real("x", x), "dy", dy);
+    k.count("w", k.real("w", w), dyr.c(), "C");
+    k.count("mean", k.real("mean", mean), dyr.r(), "R");
+    k.count("rstd", k.real("rstd", rstd), dyr.r(), "R");
+    k.sameShape("dx", k.real("dx", dx), "dy", dy);
+    k.count("dw", k.real("dw", dw), dyr.c(), "C");
+    k.count("db", k.real("db", db), dyr.c(), "C");
+    k.positive("C", dyr.c(), "a row needs at least one element");
+    Tensor[] ins = {dy, x, w, mean, rstd};
+    String[] inNames = {"dy", "x", "w", "mean", "rstd"};
+    Tensor[] outs = {dx, dw, db};
+    String[] outNames = {"dx", "dw", "db"};
+    for (int o = 0; o < outs.length; o++) {
+      for (int i = 0; i < ins.length; i++) {
+        k.disjoint(outNames[o], outs[o], inNames[i], ins[i]);
+      }
+      for (int p = 0; p < o; p++) {
+        k.disjoint(outNames[o], outs[o], outNames[p], outs[p]);
+      }
+    }
+    int r = (int) dyr.r();
+    int c = (int) dyr.c();
+    double[] dyv = dy.toDoubleArray();
+    double[] xv = x.toDoubleArray();
+    double[] wv = w.toDoubleArray();
+    double[] mv = mean.toDoubleArray();
+    double[] rs = rstd.toDoubleArray();
+    double[] dxv = dx.toDoubleArray();
+    double[] dwv = dw.toDoubleArray();
+    double[] dbv = db.toDoubleArray();
+    double[] xhat = new double[c];
+    double[] g = new double[c];
+    for (int i = 0; i < r; i++) {
+      double meanG = 0;
+      double meanGx = 0;
+      for (int j = 0; j < c; j++) {
+        int e = i * c + j;
+        xhat[j] = (xv[e] - mv[i]) * rs[i];
+        g[j] = dyv[e] * wv[j];
+        meanG += g[j];
+        meanGx += g[j] * xhat[j];
+        dwv[j] += dyv[e] * xhat[j];
+        dbv[j] += dyv[e];
+      }
+      meanG /= c;
+      meanGx /= c;
+      for (int j = 0; j < c; j++) {
+        dxv[i * c + j] += rs[i] * (g[j] - meanG - xhat[j] * meanGx);
+      }
+    }
+    dx.copyFrom(dxv);
+    dw.copyFrom(dwv);
+    db.copyFrom(dbv);
+  }
+
+  // ------------------------------------------------------------------ softmax and losses
+
+  @Override
+  public void softmaxForward(Tensor x, Tensor y) {
+    Checks k = Checks.reference("softmaxForward");
+    Checks.Rows xr = k.rows("x", k.real("x", x));
+    k.sameShape("y", k.real("y", y), "x", x);
+    k.positive("C", xr.c(), "softmax of an empty row is undefined");
+    k.disjoint("y", y, "x", x);
+    int r = (int) xr.r();
+    int c = (int) xr.c();
+    double[] v = x.toDoubleArray();
+    for (int i = 0; i < r; i++) {
+      softmaxRow(v, i * c, c);
+    }
+    y.copyFrom(v);
+  }
+
+  /** In place: v[o, o + c) becomes its softmax; returns the row's logsumexp. */
+  private static double softmaxRow(double[] v, int o, int c) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (int j = 0; j < c; j++) {
+      max = Math.max(max, v[o + j]);
+    }
+    double sum = 0;
+    for (int j = 0; j < c; j++) {
+      double e = Math.exp(v[o + j] - max);
+      v[o + j] = e;
+      sum += e;
+    }
+    for (int j = 0; j < c; j++) {
+      v[o + j] /= sum;
+    }
+    return max + Math.log(sum);
+  }
+
+  @Override
+  public void softmaxBackward(Tensor y, Tensor dy, Tensor dx) {
+    Checks k = Checks.reference("softmaxBackward");
+    Checks.Rows yr = k.rows("y", k.real("y", y));
+    k.sameShape("dy", k.real("dy", dy), "y", y);
+    k.sameShape("dx", k.real("dx", dx), "y", y);
+    k.disjoint("dx", dx, "y", y);
+    k.disjoint("dx", dx, "dy", dy);
+    int r = (int) yr.r();
+    int c = (int) yr.c();
+    double[] yv = y.toDoubleArray();
+    double[] dyv = dy.toDoubleArray();
+    double[] dxv = dx.toDoubleArray();
+    for (int i = 0; i < r; i++) {
+      double dot = 0;
+      for (int j = 0; j < c; j++) {
+        dot += dyv[i * c + j] * yv[i * c + j];
+      }
+      for (int j = 0; j < c; j++) {
+        dxv[i * c + j] += yv[i * c + j] * (dyv[i * c + j] - dot);
+      }
+    }
+    dx.copyFrom(dxv);
+  }
+
+  @Override
+  public double crossEntropy(
+      Tensor logits, Tensor targets, int ignoreIndex, float scale, Tensor losses, Tensor dlogits) {
+    Checks k = Checks.reference("crossEntropy");
+    Checks.Rows lr = k.rows("logits", k.real("logits", logits));
+    k.ints("targets", targets);
+    k.count("targets", targets, lr.r(), "R (rows of logits)");
+    k.count("losses", k.real("losses", losses), lr.r(), "R (rows of logits)");
+    if (dlogits != null) {
+      k.sameShape("dlogits", k.real("dlogits", dlogits), "logits", logits);
+      k.disjointOrSame("dlogits", dlogits, "logits", logits);
+      k.disjoint("losses", losses, "dlogits", dlogits);
+    }
+    Ops.checkScale(k, scale);
+    k.positive("V", lr.c(), "the vocabulary needs at least one entry");
+    k.disjoint("losses", losses, "logits", logits);
+    k.indices("targets", targets, lr.c(), "V, columns of logits", true, ignoreIndex);
+    int r = (int) lr.r();
+    int v = (int) lr.c();
+    double[] lv = logits.toDoubleArray();
+    int[] tg = targets.toIntArray();
+    double[] loss = new double[r];
+    double total = 0;
+    for (int i = 0; i < r; i++) {
+      int o = i * v;
+      if (tg[i] == ignoreIndex) {
+        java.util.Arrays.fill(lv, o, o + v, 0.0);
+        continue;
+      }
+      double picked = lv[o + tg[i]];
+      double lse = softmaxRow(lv, o, v);
+      loss[i] = lse - picked;
+      total += loss[i];
+      lv[o + tg[i]] -= 1.0;
+      for (int j = 0; j < v; j++) {
+        lv[o + j] *= scale;
+      }
+    }
+    losses.copyFrom(loss);
+    if (dlogits != null) {
+      dlogits.copyFrom(lv);
+    }
+    return total;
+  }
+
+  @Override
+  public double fusedLinearCrossEntropy(
+      Tensor h, Tensor w, Tensor targets, int ignoreIndex, float scale, Tensor losses, Tensor dh, Tensor dw) {
+    Checks k = Checks.reference("fusedLinearCrossEntropy");
+    Checks.Rows hr = k.rows("h", k.real("h", h));
+    Checks.Rows wr = k.rows("w", k.real("w", w));
+    k.dimension("w", w, "C", wr.c(), hr.c(), "h " + h.describe() + "; w is [V, C], the tied-embedding layout");
+    k.ints("targets", targets);
+    k.count("targets", targets, hr.r(), "T (rows of h)");
+    k.count("losses", k.real("losses", losses), hr.r(), "T (rows of h)");
+    if (dh != null) {
+      k.sameShape("dh", k.real("dh", dh), "h", h);
+    }
+    if (dw != null) {
+      k.sameShape("dw", k.real("dw", dw), "w", w);
+    }
+    Ops.checkScale(k, scale);
+    k.positive("V", wr.r(), "the vocabulary needs at least one entry");
+    k.positive("C", hr.c(), "hidden states need at least one channel");
+    Ops.fusedXentDisjoint(k, h, w, losses, dh, dw);
+    k.indices("targets", targets, wr.r(), "V, rows of w", true, ignoreIndex);
+    int t = (int) hr.r();
+    int c = (int) hr.c();
+    int v = (int) wr.r();
+    double[] hv = h.toDoubleArray();
+    double[] wv = w.toDoubleArray();
+    int[] tg = targets.toIntArray();
+    double[] loss = new double[t];
+    double[] dhv = dh == null ? null : dh.toDoubleArray();
+    double[] dwv = dw == null ? null : dw.toDoubleArray();
+    double[] row = new double[v];
+    double total = 0;
+    for (int i = 0; i < t; i++) {
+      if (tg[i] == ignoreIndex) {
+        continue;
+      }
+      for (int j = 0; j < v; j++) {
+        double acc = 0;
+        for (int p = 0; p < c; p++) {
+          acc += hv[i * c + p] * wv[j * c + p];
+        }
+        row[j] = acc;
+      }
+      double picked = row[tg[i]];
+      double lse = softmaxRow(row, 0, v);
+      loss[i] = lse - picked;
+      total += loss[i];
+      row[tg[i]] -= 1.0;
+      for (int j = 0; j < v; j++) {
+        double g = scale * row[j];
+        if (g == 0) {
+          continue;
+        }
+        for (int p = 0; p < c; p++) {
+          if (dhv != null) {
+            dhv[i * c + p] += g * wv[j * c + p];
+          }
+          if (dwv != null) {
+            dwv[j * c + p] += g * hv[i * c + p];
+          }
+        }
+      }
+    }
+    losses.copyFrom(loss);
+    if (dh != null) {
+      dh.copyFrom(dhv);
+    }
+    if (dw != null) {
+      dw.copyFrom(dwv);
+    }
+    return total;
+  }
+
+  // ------------------------------------------------------------------ pointwise
+
+  /** f(x) in double, as the kernels define it. */
+  static double activate(Activation f, double x) {
+    switch (f) {
+      case SILU:
+        return x / (1.0 + Math.exp(-x));
+      case GELU:
+        return 0.5 * x * (1.0 + Math.tanh(GELU_K * (x + GELU_C * x * x * x)));
+      case SOFTPLUS:
+        return x > 20.0 ? x : Math.log1p(Math.exp(x));
+      default:
+        throw new AssertionError(f);
+    }
+  }
+
+  /** f'(x) in double, as the kernels define it. */
+  static double derivative(Activation f, double x) {
+    switch (f) {
+      case SILU: {
+        double s = 1.0 / (1.0 + Math.exp(-x));
+        return s * (1.0 + x * (1.0 - s));
+      }
+      case GELU: {
+        double u = GELU_K * (x + GELU_C * x * x * x);
+        double th = Math.tanh(u);
+        return 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * GELU_K * (1.0 + 3.0 * GELU_C * x * x);
+      }
+      case SOFTPLUS:
+        return x > 20.0 ? 1.0 : 1.0 / (1.0 + Math.exp(-x));
+      default:
+        throw new AssertionError(f);
+    }
+  }
+
+  @Override
+  public void activationForward(Activation f, Tensor x, Tensor y) {
+    Checks k = Checks.reference("activationForward");
+    Objects.requireNonNull(f, "activation");
+    k.real("x", x);
+    k.sameShape("y", k.real("y", y), "x", x);
+    k.disjointOrSame("y", y, "x", x);
+    double[] v = x.toDoubleArray();
+    for (int i = 0; i < v.length; i++) {
+      v[i] = activate(f, v[i]);
+    }
+    y.copyFrom(v);
+  }
+
+  @Override
+  public void activationBackward(Activation f, Tensor x, Tensor dy, Tensor dx) {
+    Checks k = Checks.reference("activationBackward");
+    Objects.requireNonNull(f, "activation");
+    k.real("x", x);
+    k.sameShape("dy", k.real("dy", dy), "x", x);
+    k.sameShape("dx", k.real("dx", dx), "x", x);
+    k.disjointOrSame("dx", dx, "x", x);
+    k.disjointOrSame("dx", dx, "dy", dy);
+    double[] xv = x.toDoubleArray();
+    double[] dyv = dy.toDoubleArray();
+    double[] dxv = dx.toDoubleArray();
+    for (int i = 0; i < xv.length; i++) {
+      dxv[i] += derivative(f, xv[i]) * dyv[i];
+    }
+    dx.copyFrom(dxv);
+  }
+
+  @Override
+  public void add(Tensor a, Tensor b, Tensor out) {
+    Checks k = Checks.reference("add");
+    k.real("a", a);
+    k.sameShape("b", k.real("b", b), "a", a);
+    k.sameShape("out", k.real("out", out), "a", a);
+    k.disjointOrSame("out", out, "a", a);
+    k.disjointOrSame("out", out, "b", b);
+    double[] av = a.toDoubleArray();
+    double[] bv = b.toDoubleArray();
+    for (int i = 0; i < av.length; i++) {
+      av[i] += bv[i];
+    }
+    out.copyFrom(av);
+  }
+
+  @Override
+  public void axpy(float alpha, Tensor x, Tensor y) {
+    Checks k = Checks.reference("axpy");
+    k.real("x", x);
+    k.sameShape("y", k.real("y", y), "x", x);
+    k.disjointOrSame("y", y, "x", x);
+    double[] xv = x.toDoubleArray();
+    double[] yv = y.toDoubleArray();
+    for (int i = 0; i < xv.length; i++) {
+      yv[i] += (double) alpha * xv[i];
+    }
+    y.copyFrom(yv);
+  }
+
+  @Override
+  public void scale(float alpha, Tensor x) {
+    Checks k = Checks.reference("scale");
+    k.real("x", x);
+    double[] v = x.toDoubleArray();
+    for (int i = 0; i < v.length; i++) {
+      v[i] *= alpha;
+    }
+    x.copyFrom(v);
+  }
+
+  @Override
+  public double sumSquares(Tensor x) {
+    Checks k = Checks.reference("sumSquares");
+    k.real("x", x);
+    double s = 0;
+    for (double e : x.toDoubleArray()) {
+      s += e * e;
+    }
+    return s;
+  }
+
+  @Override
+  public void fill(Tensor x, float value) {
+    Checks k = Checks.reference("fill");
+    k.real("x", x);
+    x.fill(value);
+  }
+
+  /** {@inheritDoc} F32, F64 and I32 tensors, any strides. */
+  @Override
+  public void copy(Tensor src, Tensor dst) {
+    Checks k = Checks.reference("copy");
+    k.present("src", src);
+    k.present("dst", dst);
+    Ops.checkCopy(k, src, dst);
+    DType d = src.dtype();
+    if (d != DType.F32 && d != DType.F64 && d != DType.I32) {
+      throw k.fail(
+          "argument 'src' (" + src + ") has dtype " + d + ": the reference backend copies F32, F64 and I32"
+              + " tensors; use the cpu backend for " + d);
+    }
+    k.disjointOrSame("dst", dst, "src", src);
+    if (d == DType.I32) {
+      dst.copyFrom(src.toIntArray());
+    } else {
+      dst.copyFrom(src.toDoubleArray());
+    }
+  }
+
+  // ------------------------------------------------------------------ optimiser
+
+  @Override
+  public void adamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step) {
+    Checks k = Checks.reference("adamW");
+    Ops.checkAdamW(k, param, grad, m, v, step);
+    double[] p = param.toDoubleArray();
+    double[] g = grad.toDoubleArray();
+    double[] mv = m.toDoubleArray();
+    double[] vv = v.toDoubleArray();
+    double b1 = step.beta1();
+    double b2 = step.beta2();
+    double bc1 = 1.0 - Math.pow(b1, step.step());
+    double bc2 = 1.0 - Math.pow(b2, step.step());
+    for (int i = 0; i < p.length; i++) {
+      double gi = g[i] * step.gradScale();
+      mv[i] = b1 * mv[i] + (1.0 - b1) * gi;
+      vv[i] = b2 * vv[i] + (1.0 - b2) * gi * gi;
+      double mhat = mv[i] / bc1;
+      double vhat = vv[i] / bc2;
+      p[i] -= step.learningRate() * (mhat / (Math.sqrt(vhat) + step.eps()) + step.weightDecay() * p[i]);
+    }
+    param.copyFrom(p);
+    m.copyFrom(mv);
+    v.copyFrom(vv);
+  }
+}

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <mutex>
 #include <thread>
@@ -89,7 +90,13 @@ class Pool {
     stop_workers();
     size_.store(n);
     stopping_ = false;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    claimed_.reset(new std::atomic<int>[size_t(n)]);
+    for (int i = 0; i < n; ++i) claimed_[size_t(i)].store(1);  // 1: no unclaimed work
+    // Each worker starts from the generation current NOW, not whatever it reads once the OS
+    // gets round to running it: otherwise a job published in between (set_num_threads followed
+    // at once by a kernel) is skipped by the new worker and the caller waits forever.
+    const uint64_t gen0 = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, gen0] { worker_loop(i, gen0); });
   }
 
   void run(int64_t n, int64_t grain, itera::RangeFn fn, void* ctx) {
@@ -106,12 +113,22 @@ class Pool {
     n_ = n;
     parts_ = parts;
     pending_.store(parts - 1, std::memory_order_relaxed);
+    // Publishes fn_..parts_ to whoever claims a part (release here, acquire in the exchange).
+    for (int p = 1; p < parts; ++p) claimed_[size_t(p)].store(0, std::memory_order_release);
     {
       std::lock_guard<std::mutex> lk(wake_mutex_);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_cv_.notify_all();
     run_part(0);
+    // Parts whose worker has not started yet (descheduled: another process, or OpenBLAS's
+    // spinning threads on a machine with few cores) run here instead of being waited for.
+    for (int p = 1; p < parts; ++p) {
+      if (claimed_[size_t(p)].exchange(1, std::memory_order_acq_rel) == 0) {
+        run_part(p);
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
+      }
+    }
     // Wait for the helpers; they finish within the same short kernel, so spinning is right.
     while (pending_.load(std::memory_order_acquire) != 0) ITERA_PAUSE();
   }
@@ -124,9 +141,8 @@ class Pool {
     if (begin < end) fn_(ctx_, begin, end);
   }
 
-  void worker_loop(int index) {
+  void worker_loop(int index, uint64_t seen) {
     in_worker_ = true;
-    uint64_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
       // Spin about 0.2 ms for the next job before sleeping.
       auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
@@ -146,7 +162,8 @@ class Pool {
       }
       if (stopping_) return;
       seen = gen;
-      if (index < parts_) {
+      // Part `index` is this worker's unless the caller already took it over.
+      if (claimed_[size_t(index)].exchange(1, std::memory_order_acq_rel) == 0) {
         run_part(index);
         pending_.fetch_sub(1, std::memory_order_acq_rel);
       }
@@ -171,6 +188,7 @@ class Pool {
   std::condition_variable wake_cv_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
+  std::unique_ptr<std::atomic<int>[]> claimed_;  // per part: 0 = waiting for its worker
   std::atomic<bool> stopping_{false};
   itera::RangeFn fn_ = nullptr;
   void* ctx_ = nullptr;

@@ -21,11 +21,14 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Memory-bound kernels on buffers far larger than the caches, through the {@code Backend} API, next
- * to two bandwidth baselines measured in the same run:
+ * to three bandwidth baselines measured in the same run:
  *
  * <ul>
  *   <li>{@code copy}: {@code itera_copy_bytes} of 4n bytes (n = 64M: 256 MiB), STREAM "copy";
- *   <li>{@code rawAdd}: the native add kernel without the API, STREAM "add"-like (2 reads + 1 write).
+ *   <li>{@code rawAdd}: the native add kernel without the API, STREAM "add"-like (2 reads + 1 write);
+ *   <li>{@code readStream}: the native sum of squares, a read-only stream: the bandwidth the memory
+ *       system delivers when no write-allocate traffic competes (the copy and add baselines count
+ *       4 bytes per written float, yet the hardware also reads every written line first).
  * </ul>
  *
  * <p>Row-wise kernels (softmax, RMSNorm) see the buffer as rows of {@value #COLS} (n = 16M: a 4096 x
@@ -67,6 +70,8 @@ public class ElementwiseBenchmark {
       case "rawAdd":
       case "axpy": // reads x and y, writes y
         return 12.0 * n;
+      case "readStream":
+        return 4.0 * n;
       case "copy":
       case "scale": // reads and writes x
       case "silu":
@@ -113,6 +118,11 @@ public class ElementwiseBenchmark {
   @Benchmark
   public void rawAdd() {
     IteraNative.itera_add(count, a.address(), b.address(), out.address());
+  }
+
+  @Benchmark
+  public double readStream() {
+    return IteraNative.itera_sum_squares(count, a.address());
   }
 
   // ------------------------------------------------------------------ through the Backend API

@@ -19,7 +19,7 @@ import org.openjdk.jmh.runner.options.CommandLineOptions;
  * the measurement iterations), GFLOP/s (GEMM) or GB/s
  * (memory-bound kernels), and a ratio: API or raw-JNI GEMM against OpenBLAS's own cblas_sgemm (GEMV:
  * cblas_sgemv) on the same shape, memory-bound kernels against the memory bandwidth measured in the
- * same run (the better of the copy and rawAdd baselines at the same n and threads).
+ * same run (the best of the copy, rawAdd and read-only readStream baselines at the same n and threads).
  *
  * <pre>
  * java -cp benchmarks.jar dev.iteralite.bench.Report                 # everything (~10 min)
@@ -95,10 +95,14 @@ public final class Report {
         + System.getProperty("java.version") + ")\n" + cpu + "\n";
   }
 
+  private static boolean isBandwidthBaseline(String method) {
+    return method.equals("copy") || method.equals("rawAdd") || method.equals("readStream");
+  }
+
   /** The summary table for the given rows (one line per row). */
   static String table(List<Row> rows) {
     // references measured in the same run: OpenBLAS per (class, shape, threads); memory bandwidth per
-    // (n, threads) = the better of the two STREAM-style baselines, copy and rawAdd
+    // (n, threads) = the best of the stream baselines: copy, rawAdd and the read-only readStream
     Map<String, Double> blasGflops = new HashMap<>();
     Map<String, Double> bandwidth = new HashMap<>();
     Map<String, String> bandwidthFrom = new HashMap<>();
@@ -108,7 +112,7 @@ public final class Report {
           || (r.benchClass().equals("GemvBenchmark") && r.method().equals("openblasGemv"))) {
         blasGflops.put(r.benchClass() + "/" + r.param("shape") + "/" + r.param("threads"), gflops(r));
       }
-      if (r.benchClass().equals("ElementwiseBenchmark") && (r.method().equals("copy") || r.method().equals("rawAdd"))) {
+      if (r.benchClass().equals("ElementwiseBenchmark") && isBandwidthBaseline(r.method())) {
         double g = gbps(r);
         String key = r.param("n") + "/" + r.param("threads");
         if (g > bandwidth.getOrDefault(key, 0.0)) {

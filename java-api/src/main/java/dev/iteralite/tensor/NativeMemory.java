@@ -3,32 +3,53 @@ package dev.iteralite.tensor;
 import dev.iteralite.nativelib.IteraNative;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.javacpp.Pointer;
 
 /**
  * Counted, 64-byte aligned native memory: the one allocator behind every {@link Tensor}.
  *
- * <p>All tensor memory goes through {@code itera_alloc}/{@code itera_free}, which keep a count of
- * live bytes and blocks; {@link #liveBytes()} is how tests and users check that nothing leaks.
+ * <p>Tensor memory comes from the kernel library's {@code itera_alloc} (64-byte aligned, so SIMD
+ * loads never split cache lines). Where that library cannot load, tensors still work for the
+ * reference backend: memory then comes from JavaCPP's {@code malloc}. Either way every block is
+ * counted, and {@link #liveBytes()} is how tests and users check that nothing leaks.
  */
 public final class NativeMemory {
+  private static final AtomicLong LIVE_BYTES = new AtomicLong();
+  private static final AtomicLong LIVE_BLOCKS = new AtomicLong();
+  private static final boolean KERNEL_ALLOCATOR = kernelLibraryLoads();
+
   private NativeMemory() {}
 
   /** Bytes currently allocated by tensors (all threads). */
   public static long liveBytes() {
-    return IteraNative.itera_live_bytes();
+    return LIVE_BYTES.get();
   }
 
   /** Number of native blocks currently allocated by tensors (all threads). */
   public static long liveAllocations() {
-    return IteraNative.itera_live_allocations();
+    return LIVE_BLOCKS.get();
+  }
+
+  /** Whether memory comes from the kernel library's aligned allocator (false: JavaCPP fallback). */
+  public static boolean usesKernelAllocator() {
+    return KERNEL_ALLOCATOR;
+  }
+
+  private static boolean kernelLibraryLoads() {
+    try {
+      IteraNative.load();
+      return true;
+    } catch (LinkageError | RuntimeException e) {
+      return false;
+    }
   }
 
   static long allocateZeroed(long bytes) {
     if (bytes <= 0) {
       throw new IllegalArgumentException("allocation size must be positive, got " + bytes);
     }
-    long address = IteraNative.itera_alloc(bytes);
+    long address = KERNEL_ALLOCATOR ? IteraNative.itera_alloc(bytes) : Pointer.malloc(bytes).address();
     if (address == 0) {
       throw new OutOfMemoryError(
           "native allocation of "
@@ -38,11 +59,19 @@ public final class NativeMemory {
               + " bytes); close unused tensors or arenas");
     }
     Pointer.memset(new RawPointer(address, bytes), 0, bytes);
+    LIVE_BYTES.addAndGet(bytes);
+    LIVE_BLOCKS.incrementAndGet();
     return address;
   }
 
   static void free(long address, long bytes) {
-    IteraNative.itera_free(address, bytes);
+    if (KERNEL_ALLOCATOR) {
+      IteraNative.itera_free(address, bytes);
+    } else {
+      Pointer.free(new RawPointer(address, bytes));
+    }
+    LIVE_BYTES.addAndGet(-bytes);
+    LIVE_BLOCKS.decrementAndGet();
   }
 
   /** A direct buffer over {@code bytes} bytes at {@code address} (no ownership), native order. */

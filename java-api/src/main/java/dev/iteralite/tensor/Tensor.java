@@ -16,6 +16,11 @@ import java.util.Objects;
  *
  * <p>Element access from Java ({@link #getDouble}, {@link #copyFrom(float[])}, ...) is meant for
  * set-up, tests and the reference backend; hot loops belong in a backend.
+ *
+ * <p>Views are bounds-checked against the whole underlying allocation (that is what keeps native
+ * code inside owned memory), not against the extent of the view they were made from. Tensors are
+ * not thread-safe: share them read-only, and never close one while another thread computes with
+ * it.
  */
 public final class Tensor implements AutoCloseable {
   private final Storage storage;

@@ -3,6 +3,7 @@ package dev.iteralite.bench;
 import dev.iteralite.backend.Backends;
 import dev.iteralite.backend.CpuBackend;
 import dev.iteralite.nativelib.IteraNative;
+import dev.iteralite.nativelib.RawPointer;
 import dev.iteralite.tensor.DType;
 import dev.iteralite.tensor.Tensor;
 import org.bytedeco.javacpp.FloatPointer;
@@ -34,7 +35,7 @@ final class BenchSupport {
 
   /** A non-owning JavaCPP {@link FloatPointer} over a tensor's memory, for the OpenBLAS preset's API. */
   static FloatPointer floatPointer(Tensor t) {
-    return new FloatPointer(new Raw(t.address(), t.size() * 4L));
+    return new FloatPointer(new RawPointer(t.address(), t.size() * 4L));
   }
 
   /** Parses a size with an optional binary suffix: {@code 16M} = 16 * 2^20, {@code 4K}, {@code 1G}. */
@@ -47,15 +48,5 @@ final class BenchSupport {
       v = v.substring(0, v.length() - 1);
     }
     return Long.parseLong(v) * mul;
-  }
-
-  /** A non-owning pointer to a raw address (JavaCPP never frees it). */
-  private static final class Raw extends Pointer {
-    Raw(long address, long bytes) {
-      this.address = address;
-      this.position = 0;
-      this.limit = bytes;
-      this.capacity = bytes;
-    }
   }
 }

@@ -286,6 +286,27 @@ final class Checks {
     }
   }
 
+  /**
+   * Every output is {@link #disjoint} from every input and from every earlier output, checked in
+   * order (output by output: the inputs, then the earlier outputs). Null outputs (absent optional
+   * gradients) are skipped.
+   */
+  void outputsDisjoint(String[] outNames, Tensor[] outs, String[] inNames, Tensor[] ins) {
+    for (int o = 0; o < outs.length; o++) {
+      if (outs[o] == null) {
+        continue;
+      }
+      for (int i = 0; i < ins.length; i++) {
+        disjoint(outNames[o], outs[o], inNames[i], ins[i]);
+      }
+      for (int p = 0; p < o; p++) {
+        if (outs[p] != null) {
+          disjoint(outNames[o], outs[o], outNames[p], outs[p]);
+        }
+      }
+    }
+  }
+
   private static boolean overlaps(Tensor a, Tensor b) {
     long a0 = a.address();
     long a1 = a0 + spanBytes(a);

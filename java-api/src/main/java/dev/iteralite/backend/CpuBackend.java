@@ -134,14 +134,9 @@ public final class CpuBackend implements Backend {
   @Override
   public void embeddingForward(Tensor ids, Tensor table, Tensor out) {
     Checks k = Checks.cpu("embeddingForward");
-    k.ints("ids", ids);
-    Checks.Rows tr = k.rows("table", k.real("table", table));
-    Checks.Rows or = k.rows("out", k.real("out", out));
-    k.count("ids", ids, or.r(), "T (rows of out)");
-    k.dimension("out", out, "C", or.c(), tr.c(), "table " + table.describe());
-    k.disjoint("out", out, "table", table);
-    k.disjoint("out", out, "ids", ids);
-    k.indices("ids", ids, tr.r(), "V, rows of table", false, 0);
+    Ops.Embedding s = Ops.checkEmbeddingForward(k, ids, table, out);
+    Checks.Rows tr = s.table();
+    Checks.Rows or = s.rows();
     if (or.r() == 0 || or.c() == 0) {
       return;
     }
@@ -153,14 +148,9 @@ public final class CpuBackend implements Backend {
   @Override
   public void embeddingBackward(Tensor ids, Tensor dout, Tensor dtable) {
     Checks k = Checks.cpu("embeddingBackward");
-    k.ints("ids", ids);
-    Checks.Rows or = k.rows("dout", k.real("dout", dout));
-    Checks.Rows tr = k.rows("dtable", k.real("dtable", dtable));
-    k.count("ids", ids, or.r(), "T (rows of dout)");
-    k.dimension("dout", dout, "C", or.c(), tr.c(), "dtable " + dtable.describe());
-    k.disjoint("dtable", dtable, "dout", dout);
-    k.disjoint("dtable", dtable, "ids", ids);
-    k.indices("ids", ids, tr.r(), "V, rows of dtable", false, 0);
+    Ops.Embedding s = Ops.checkEmbeddingBackward(k, ids, dout, dtable);
+    Checks.Rows or = s.rows();
+    Checks.Rows tr = s.table();
     if (or.r() == 0 || or.c() == 0) {
       return;
     }
@@ -173,19 +163,9 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void rmsNormForward(Tensor x, Tensor w, float eps, Tensor y, Tensor rstd) {
-    Checks k = Checks.cpu("rmsNormForward");
-    Checks.Rows xr = k.rows("x", k.real("x", x));
-    k.count("w", k.real("w", w), xr.c(), "C");
-    k.sameShape("y", k.real("y", y), "x", x);
-    Checks.Rows yr = k.rows("y", y);
-    k.count("rstd", k.real("rstd", rstd), xr.r(), "R");
-    Ops.checkEps(k, eps);
-    k.positive("C", xr.c(), "a row needs at least one element");
-    k.disjoint("y", y, "x", x);
-    k.disjoint("y", y, "w", w);
-    k.disjoint("rstd", rstd, "x", x);
-    k.disjoint("rstd", rstd, "w", w);
-    k.disjoint("rstd", rstd, "y", y);
+    Ops.RowsForward s = Ops.checkRmsNormForward(Checks.cpu("rmsNormForward"), x, w, eps, y, rstd);
+    Checks.Rows xr = s.x();
+    Checks.Rows yr = s.y();
     if (xr.r() == 0) {
       return;
     }
@@ -195,21 +175,10 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void rmsNormBackward(Tensor dy, Tensor x, Tensor w, Tensor rstd, Tensor dx, Tensor dw) {
-    Checks k = Checks.cpu("rmsNormBackward");
-    Checks.Rows dyr = k.rows("dy", k.real("dy", dy));
-    k.sameShape("x", k.real("x", x), "dy", dy);
-    Checks.Rows xr = k.rows("x", x);
-    k.count("w", k.real("w", w), dyr.c(), "C");
-    k.count("rstd", k.real("rstd", rstd), dyr.r(), "R");
-    k.sameShape("dx", k.real("dx", dx), "dy", dy);
-    Checks.Rows dxr = k.rows("dx", dx);
-    k.count("dw", k.real("dw", dw), dyr.c(), "C");
-    k.positive("C", dyr.c(), "a row needs at least one element");
-    for (Tensor in : new Tensor[] {dy, x, w, rstd}) {
-      k.disjoint("dx", dx, nameOf(in, dy, x, w, rstd), in);
-      k.disjoint("dw", dw, nameOf(in, dy, x, w, rstd), in);
-    }
-    k.disjoint("dw", dw, "dx", dx);
+    Ops.RowsBackward s = Ops.checkRmsNormBackward(Checks.cpu("rmsNormBackward"), dy, x, w, rstd, dx, dw);
+    Checks.Rows dyr = s.dy();
+    Checks.Rows xr = s.saved();
+    Checks.Rows dxr = s.dx();
     if (dyr.r() == 0) {
       return;
     }
@@ -220,28 +189,10 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void layerNormForward(Tensor x, Tensor w, Tensor b, float eps, Tensor y, Tensor mean, Tensor rstd) {
-    Checks k = Checks.cpu("layerNormForward");
-    Checks.Rows xr = k.rows("x", k.real("x", x));
-    k.count("w", k.real("w", w), xr.c(), "C");
-    k.count("b", k.real("b", b), xr.c(), "C");
-    k.sameShape("y", k.real("y", y), "x", x);
-    Checks.Rows yr = k.rows("y", y);
-    k.count("mean", k.real("mean", mean), xr.r(), "R");
-    k.count("rstd", k.real("rstd", rstd), xr.r(), "R");
-    Ops.checkEps(k, eps);
-    k.positive("C", xr.c(), "a row needs at least one element");
-    Tensor[] ins = {x, w, b};
-    String[] inNames = {"x", "w", "b"};
-    Tensor[] outs = {y, mean, rstd};
-    String[] outNames = {"y", "mean", "rstd"};
-    for (int o = 0; o < outs.length; o++) {
-      for (int i = 0; i < ins.length; i++) {
-        k.disjoint(outNames[o], outs[o], inNames[i], ins[i]);
-      }
-      for (int p = 0; p < o; p++) {
-        k.disjoint(outNames[o], outs[o], outNames[p], outs[p]);
-      }
-    }
+    Ops.RowsForward s =
+        Ops.checkLayerNormForward(Checks.cpu("layerNormForward"), x, w, b, eps, y, mean, rstd);
+    Checks.Rows xr = s.x();
+    Checks.Rows yr = s.y();
     if (xr.r() == 0) {
       return;
     }
@@ -253,30 +204,11 @@ public final class CpuBackend implements Backend {
   @Override
   public void layerNormBackward(
       Tensor dy, Tensor x, Tensor w, Tensor mean, Tensor rstd, Tensor dx, Tensor dw, Tensor db) {
-    Checks k = Checks.cpu("layerNormBackward");
-    Checks.Rows dyr = k.rows("dy", k.real("dy", dy));
-    k.sameShape("x", k.real("x", x), "dy", dy);
-    Checks.Rows xr = k.rows("x", x);
-    k.count("w", k.real("w", w), dyr.c(), "C");
-    k.count("mean", k.real("mean", mean), dyr.r(), "R");
-    k.count("rstd", k.real("rstd", rstd), dyr.r(), "R");
-    k.sameShape("dx", k.real("dx", dx), "dy", dy);
-    Checks.Rows dxr = k.rows("dx", dx);
-    k.count("dw", k.real("dw", dw), dyr.c(), "C");
-    k.count("db", k.real("db", db), dyr.c(), "C");
-    k.positive("C", dyr.c(), "a row needs at least one element");
-    Tensor[] ins = {dy, x, w, mean, rstd};
-    String[] inNames = {"dy", "x", "w", "mean", "rstd"};
-    Tensor[] outs = {dx, dw, db};
-    String[] outNames = {"dx", "dw", "db"};
-    for (int o = 0; o < outs.length; o++) {
-      for (int i = 0; i < ins.length; i++) {
-        k.disjoint(outNames[o], outs[o], inNames[i], ins[i]);
-      }
-      for (int p = 0; p < o; p++) {
-        k.disjoint(outNames[o], outs[o], outNames[p], outs[p]);
-      }
-    }
+    Ops.RowsBackward s =
+        Ops.checkLayerNormBackward(Checks.cpu("layerNormBackward"), dy, x, w, mean, rstd, dx, dw, db);
+    Checks.Rows dyr = s.dy();
+    Checks.Rows xr = s.saved();
+    Checks.Rows dxr = s.dx();
     if (dyr.r() == 0) {
       return;
     }
@@ -289,12 +221,9 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void softmaxForward(Tensor x, Tensor y) {
-    Checks k = Checks.cpu("softmaxForward");
-    Checks.Rows xr = k.rows("x", k.real("x", x));
-    k.sameShape("y", k.real("y", y), "x", x);
-    Checks.Rows yr = k.rows("y", y);
-    k.positive("C", xr.c(), "softmax of an empty row is undefined");
-    k.disjoint("y", y, "x", x);
+    Ops.RowsForward s = Ops.checkSoftmaxForward(Checks.cpu("softmaxForward"), x, y);
+    Checks.Rows xr = s.x();
+    Checks.Rows yr = s.y();
     if (xr.r() == 0) {
       return;
     }
@@ -303,14 +232,10 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void softmaxBackward(Tensor y, Tensor dy, Tensor dx) {
-    Checks k = Checks.cpu("softmaxBackward");
-    Checks.Rows yr = k.rows("y", k.real("y", y));
-    k.sameShape("dy", k.real("dy", dy), "y", y);
-    Checks.Rows dyr = k.rows("dy", dy);
-    k.sameShape("dx", k.real("dx", dx), "y", y);
-    Checks.Rows dxr = k.rows("dx", dx);
-    k.disjoint("dx", dx, "y", y);
-    k.disjoint("dx", dx, "dy", dy);
+    Ops.RowsBackward s = Ops.checkSoftmaxBackward(Checks.cpu("softmaxBackward"), y, dy, dx);
+    Checks.Rows yr = s.saved();
+    Checks.Rows dyr = s.dy();
+    Checks.Rows dxr = s.dx();
     if (yr.r() == 0 || yr.c() == 0) {
       return;
     }
@@ -322,21 +247,9 @@ public final class CpuBackend implements Backend {
   public double crossEntropy(
       Tensor logits, Tensor targets, int ignoreIndex, float scale, Tensor losses, Tensor dlogits) {
     Checks k = Checks.cpu("crossEntropy");
-    Checks.Rows lr = k.rows("logits", k.real("logits", logits));
-    k.ints("targets", targets);
-    k.count("targets", targets, lr.r(), "R (rows of logits)");
-    k.count("losses", k.real("losses", losses), lr.r(), "R (rows of logits)");
-    Checks.Rows dr = null;
-    if (dlogits != null) {
-      k.sameShape("dlogits", k.real("dlogits", dlogits), "logits", logits);
-      dr = k.rows("dlogits", dlogits);
-      k.disjointOrSame("dlogits", dlogits, "logits", logits);
-      k.disjoint("losses", losses, "dlogits", dlogits);
-    }
-    Ops.checkScale(k, scale);
-    k.positive("V", lr.c(), "the vocabulary needs at least one entry");
-    k.disjoint("losses", losses, "logits", logits);
-    k.indices("targets", targets, lr.c(), "V, columns of logits", true, ignoreIndex);
+    Ops.Loss s = Ops.checkCrossEntropy(k, logits, targets, ignoreIndex, scale, losses, dlogits);
+    Checks.Rows lr = s.scores();
+    Checks.Rows dr = s.dscores();
     if (lr.r() == 0) {
       return 0;
     }
@@ -351,27 +264,11 @@ public final class CpuBackend implements Backend {
   public double fusedLinearCrossEntropy(
       Tensor h, Tensor w, Tensor targets, int ignoreIndex, float scale, Tensor losses, Tensor dh, Tensor dw) {
     Checks k = Checks.cpu("fusedLinearCrossEntropy");
-    Checks.Rows hr = k.rows("h", k.real("h", h));
-    Checks.Rows wr = k.rows("w", k.real("w", w));
-    k.dimension("w", w, "C", wr.c(), hr.c(), "h " + h.describe() + "; w is [V, C], the tied-embedding layout");
-    k.ints("targets", targets);
-    k.count("targets", targets, hr.r(), "T (rows of h)");
-    k.count("losses", k.real("losses", losses), hr.r(), "T (rows of h)");
-    Checks.Rows dhr = null;
-    Checks.Rows dwr = null;
-    if (dh != null) {
-      k.sameShape("dh", k.real("dh", dh), "h", h);
-      dhr = k.rows("dh", dh);
-    }
-    if (dw != null) {
-      k.sameShape("dw", k.real("dw", dw), "w", w);
-      dwr = k.rows("dw", dw);
-    }
-    Ops.checkScale(k, scale);
-    k.positive("V", wr.r(), "the vocabulary needs at least one entry");
-    k.positive("C", hr.c(), "hidden states need at least one channel");
-    Ops.fusedXentDisjoint(k, h, w, losses, dh, dw);
-    k.indices("targets", targets, wr.r(), "V, rows of w", true, ignoreIndex);
+    Ops.Loss s = Ops.checkFusedLinearCrossEntropy(k, h, w, targets, ignoreIndex, scale, losses, dh, dw);
+    Checks.Rows hr = s.scores();
+    Checks.Rows wr = s.w();
+    Checks.Rows dhr = s.dscores();
+    Checks.Rows dwr = s.dw();
     long t = hr.r();
     if (t == 0) {
       return 0;
@@ -395,11 +292,7 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void activationForward(Activation f, Tensor x, Tensor y) {
-    Checks k = Checks.cpu("activationForward");
-    Objects.requireNonNull(f, "activation");
-    k.contiguous("x", k.real("x", x));
-    k.contiguous("y", k.sameShape("y", k.real("y", y), "x", x));
-    k.disjointOrSame("y", y, "x", x);
+    Ops.checkActivationForward(Checks.cpu("activationForward"), f, x, y);
     long n = x.size();
     if (n == 0) {
       return;
@@ -413,13 +306,7 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void activationBackward(Activation f, Tensor x, Tensor dy, Tensor dx) {
-    Checks k = Checks.cpu("activationBackward");
-    Objects.requireNonNull(f, "activation");
-    k.contiguous("x", k.real("x", x));
-    k.contiguous("dy", k.sameShape("dy", k.real("dy", dy), "x", x));
-    k.contiguous("dx", k.sameShape("dx", k.real("dx", dx), "x", x));
-    k.disjointOrSame("dx", dx, "x", x);
-    k.disjointOrSame("dx", dx, "dy", dy);
+    Ops.checkActivationBackward(Checks.cpu("activationBackward"), f, x, dy, dx);
     long n = x.size();
     if (n == 0) {
       return;
@@ -433,12 +320,7 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void add(Tensor a, Tensor b, Tensor out) {
-    Checks k = Checks.cpu("add");
-    k.contiguous("a", k.real("a", a));
-    k.contiguous("b", k.sameShape("b", k.real("b", b), "a", a));
-    k.contiguous("out", k.sameShape("out", k.real("out", out), "a", a));
-    k.disjointOrSame("out", out, "a", a);
-    k.disjointOrSame("out", out, "b", b);
+    Ops.checkAdd(Checks.cpu("add"), a, b, out);
     if (a.size() > 0) {
       IteraNative.itera_add(a.size(), a.address(), b.address(), out.address());
     }
@@ -446,10 +328,7 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void axpy(float alpha, Tensor x, Tensor y) {
-    Checks k = Checks.cpu("axpy");
-    k.contiguous("x", k.real("x", x));
-    k.contiguous("y", k.sameShape("y", k.real("y", y), "x", x));
-    k.disjointOrSame("y", y, "x", x);
+    Ops.checkAxpy(Checks.cpu("axpy"), x, y);
     if (x.size() > 0) {
       IteraNative.itera_axpy(x.size(), alpha, x.address(), y.address());
     }
@@ -457,8 +336,7 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void scale(float alpha, Tensor x) {
-    Checks k = Checks.cpu("scale");
-    k.contiguous("x", k.real("x", x));
+    Ops.checkElements(Checks.cpu("scale"), x);
     if (x.size() > 0) {
       IteraNative.itera_scale(x.size(), alpha, x.address());
     }
@@ -466,15 +344,13 @@ public final class CpuBackend implements Backend {
 
   @Override
   public double sumSquares(Tensor x) {
-    Checks k = Checks.cpu("sumSquares");
-    k.contiguous("x", k.real("x", x));
+    Ops.checkElements(Checks.cpu("sumSquares"), x);
     return x.size() == 0 ? 0.0 : IteraNative.itera_sum_squares(x.size(), x.address());
   }
 
   @Override
   public void fill(Tensor x, float value) {
-    Checks k = Checks.cpu("fill");
-    k.contiguous("x", k.real("x", x));
+    Ops.checkElements(Checks.cpu("fill"), x);
     if (x.size() > 0) {
       IteraNative.itera_fill_f32(x.size(), value, x.address());
     }
@@ -484,11 +360,7 @@ public final class CpuBackend implements Backend {
   @Override
   public void copy(Tensor src, Tensor dst) {
     Checks k = Checks.cpu("copy");
-    k.present("src", src);
-    k.present("dst", dst);
     Ops.checkCopy(k, src, dst);
-    k.contiguous("src", src);
-    k.contiguous("dst", dst);
     if (src.size() == 0 || src.address() == dst.address()) {
       return;
     }
@@ -500,8 +372,7 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void adamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step) {
-    Checks k = Checks.cpu("adamW");
-    Ops.checkAdamW(k, param, grad, m, v, step);
+    Ops.checkAdamW(Checks.cpu("adamW"), param, grad, m, v, step);
     if (param.size() == 0) {
       return;
     }
@@ -509,18 +380,5 @@ public final class CpuBackend implements Backend {
         param.size(), param.address(), grad.address(), m.address(), v.address(), (float) step.learningRate(),
         (float) step.beta1(), (float) step.beta2(), (float) step.eps(), (float) step.weightDecay(),
         (float) step.gradScale(), step.step());
-  }
-
-  private static String nameOf(Tensor t, Tensor dy, Tensor x, Tensor w, Tensor rstd) {
-    if (t == dy) {
-      return "dy";
-    }
-    if (t == x) {
-      return "x";
-    }
-    if (t == w) {
-      return "w";
-    }
-    return "rstd";
   }
 }

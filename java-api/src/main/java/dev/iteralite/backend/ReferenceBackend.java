@@ -2,7 +2,6 @@ package dev.iteralite.backend;
 
 import dev.iteralite.tensor.DType;
 import dev.iteralite.tensor.Tensor;
-import java.util.Objects;
 
 /**
  * The reference backend: plain Java, every operation computed in double precision, on F32 or F64
@@ -76,15 +75,8 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void embeddingForward(Tensor ids, Tensor table, Tensor out) {
-    Checks k = Checks.reference("embeddingForward");
-    k.ints("ids", ids);
-    Checks.Rows tr = k.rows("table", k.real("table", table));
-    Checks.Rows or = k.rows("out", k.real("out", out));
-    k.count("ids", ids, or.r(), "T (rows of out)");
-    k.dimension("out", out, "C", or.c(), tr.c(), "table " + table.describe());
-    k.disjoint("out", out, "table", table);
-    k.disjoint("out", out, "ids", ids);
-    k.indices("ids", ids, tr.r(), "V, rows of table", false, 0);
+    Ops.Embedding s = Ops.checkEmbeddingForward(Checks.reference("embeddingForward"), ids, table, out);
+    Checks.Rows or = s.rows();
     int[] id = ids.toIntArray();
     double[] tv = table.toDoubleArray();
     int c = (int) or.c();
@@ -97,15 +89,8 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void embeddingBackward(Tensor ids, Tensor dout, Tensor dtable) {
-    Checks k = Checks.reference("embeddingBackward");
-    k.ints("ids", ids);
-    Checks.Rows or = k.rows("dout", k.real("dout", dout));
-    Checks.Rows tr = k.rows("dtable", k.real("dtable", dtable));
-    k.count("ids", ids, or.r(), "T (rows of dout)");
-    k.dimension("dout", dout, "C", or.c(), tr.c(), "dtable " + dtable.describe());
-    k.disjoint("dtable", dtable, "dout", dout);
-    k.disjoint("dtable", dtable, "ids", ids);
-    k.indices("ids", ids, tr.r(), "V, rows of dtable", false, 0);
+    Ops.Embedding s = Ops.checkEmbeddingBackward(Checks.reference("embeddingBackward"), ids, dout, dtable);
+    Checks.Rows or = s.rows();
     int[] id = ids.toIntArray();
     double[] dv = dout.toDoubleArray();
     double[] tv = dtable.toDoubleArray();
@@ -122,18 +107,7 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void rmsNormForward(Tensor x, Tensor w, float eps, Tensor y, Tensor rstd) {
-    Checks k = Checks.reference("rmsNormForward");
-    Checks.Rows xr = k.rows("x", k.real("x", x));
-    k.count("w", k.real("w", w), xr.c(), "C");
-    k.sameShape("y", k.real("y", y), "x", x);
-    k.count("rstd", k.real("rstd", rstd), xr.r(), "R");
-    Ops.checkEps(k, eps);
-    k.positive("C", xr.c(), "a row needs at least one element");
-    k.disjoint("y", y, "x", x);
-    k.disjoint("y", y, "w", w);
-    k.disjoint("rstd", rstd, "x", x);
-    k.disjoint("rstd", rstd, "w", w);
-    k.disjoint("rstd", rstd, "y", y);
+    Checks.Rows xr = Ops.checkRmsNormForward(Checks.reference("rmsNormForward"), x, w, eps, y, rstd).x();
     int r = (int) xr.r();
     int c = (int) xr.c();
     double[] xv = x.toDoubleArray();
@@ -157,21 +131,8 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void rmsNormBackward(Tensor dy, Tensor x, Tensor w, Tensor rstd, Tensor dx, Tensor dw) {
-    Checks k = Checks.reference("rmsNormBackward");
-    Checks.Rows dyr = k.rows("dy", k.real("dy", dy));
-    k.sameShape("x", k.real("x", x), "dy", dy);
-    k.count("w", k.real("w", w), dyr.c(), "C");
-    k.count("rstd", k.real("rstd", rstd), dyr.r(), "R");
-    k.sameShape("dx", k.real("dx", dx), "dy", dy);
-    k.count("dw", k.real("dw", dw), dyr.c(), "C");
-    k.positive("C", dyr.c(), "a row needs at least one element");
-    String[] inNames = {"dy", "x", "w", "rstd"};
-    Tensor[] ins = {dy, x, w, rstd};
-    for (int i = 0; i < ins.length; i++) {
-      k.disjoint("dx", dx, inNames[i], ins[i]);
-      k.disjoint("dw", dw, inNames[i], ins[i]);
-    }
-    k.disjoint("dw", dw, "dx", dx);
+    Checks.Rows dyr =
+        Ops.checkRmsNormBackward(Checks.reference("rmsNormBackward"), dy, x, w, rstd, dx, dw).dy();
     int r = (int) dyr.r();
     int c = (int) dyr.c();
     double[] dyv = dy.toDoubleArray();
@@ -199,27 +160,8 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void layerNormForward(Tensor x, Tensor w, Tensor b, float eps, Tensor y, Tensor mean, Tensor rstd) {
-    Checks k = Checks.reference("layerNormForward");
-    Checks.Rows xr = k.rows("x", k.real("x", x));
-    k.count("w", k.real("w", w), xr.c(), "C");
-    k.count("b", k.real("b", b), xr.c(), "C");
-    k.sameShape("y", k.real("y", y), "x", x);
-    k.count("mean", k.real("mean", mean), xr.r(), "R");
-    k.count("rstd", k.real("rstd", rstd), xr.r(), "R");
-    Ops.checkEps(k, eps);
-    k.positive("C", xr.c(), "a row needs at least one element");
-    Tensor[] ins = {x, w, b};
-    String[] inNames = {"x", "w", "b"};
-    Tensor[] outs = {y, mean, rstd};
-    String[] outNames = {"y", "mean", "rstd"};
-    for (int o = 0; o < outs.length; o++) {
-      for (int i = 0; i < ins.length; i++) {
-        k.disjoint(outNames[o], outs[o], inNames[i], ins[i]);
-      }
-      for (int p = 0; p < o; p++) {
-        k.disjoint(outNames[o], outs[o], outNames[p], outs[p]);
-      }
-    }
+    Checks.Rows xr =
+        Ops.checkLayerNormForward(Checks.reference("layerNormForward"), x, w, b, eps, y, mean, rstd).x();
     int r = (int) xr.r();
     int c = (int) xr.c();
     double[] xv = x.toDoubleArray();
@@ -255,28 +197,9 @@ public final class ReferenceBackend implements Backend {
   @Override
   public void layerNormBackward(
       Tensor dy, Tensor x, Tensor w, Tensor mean, Tensor rstd, Tensor dx, Tensor dw, Tensor db) {
-    Checks k = Checks.reference("layerNormBackward");
-    Checks.Rows dyr = k.rows("dy", k.real("dy", dy));
-    k.sameShape("x", k.real("x", x), "dy", dy);
-    k.count("w", k.real("w", w), dyr.c(), "C");
-    k.count("mean", k.real("mean", mean), dyr.r(), "R");
-    k.count("rstd", k.real("rstd", rstd), dyr.r(), "R");
-    k.sameShape("dx", k.real("dx", dx), "dy", dy);
-    k.count("dw", k.real("dw", dw), dyr.c(), "C");
-    k.count("db", k.real("db", db), dyr.c(), "C");
-    k.positive("C", dyr.c(), "a row needs at least one element");
-    Tensor[] ins = {dy, x, w, mean, rstd};
-    String[] inNames = {"dy", "x", "w", "mean", "rstd"};
-    Tensor[] outs = {dx, dw, db};
-    String[] outNames = {"dx", "dw", "db"};
-    for (int o = 0; o < outs.length; o++) {
-      for (int i = 0; i < ins.length; i++) {
-        k.disjoint(outNames[o], outs[o], inNames[i], ins[i]);
-      }
-      for (int p = 0; p < o; p++) {
-        k.disjoint(outNames[o], outs[o], outNames[p], outs[p]);
-      }
-    }
+    Checks.Rows dyr =
+        Ops.checkLayerNormBackward(Checks.reference("layerNormBackward"), dy, x, w, mean, rstd, dx, dw, db)
+            .dy();
     int r = (int) dyr.r();
     int c = (int) dyr.c();
     double[] dyv = dy.toDoubleArray();
@@ -316,11 +239,7 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void softmaxForward(Tensor x, Tensor y) {
-    Checks k = Checks.reference("softmaxForward");
-    Checks.Rows xr = k.rows("x", k.real("x", x));
-    k.sameShape("y", k.real("y", y), "x", x);
-    k.positive("C", xr.c(), "softmax of an empty row is undefined");
-    k.disjoint("y", y, "x", x);
+    Checks.Rows xr = Ops.checkSoftmaxForward(Checks.reference("softmaxForward"), x, y).x();
     int r = (int) xr.r();
     int c = (int) xr.c();
     double[] v = x.toDoubleArray();
@@ -350,12 +269,7 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void softmaxBackward(Tensor y, Tensor dy, Tensor dx) {
-    Checks k = Checks.reference("softmaxBackward");
-    Checks.Rows yr = k.rows("y", k.real("y", y));
-    k.sameShape("dy", k.real("dy", dy), "y", y);
-    k.sameShape("dx", k.real("dx", dx), "y", y);
-    k.disjoint("dx", dx, "y", y);
-    k.disjoint("dx", dx, "dy", dy);
+    Checks.Rows yr = Ops.checkSoftmaxBackward(Checks.reference("softmaxBackward"), y, dy, dx).saved();
     int r = (int) yr.r();
     int c = (int) yr.c();
     double[] yv = y.toDoubleArray();
@@ -376,20 +290,9 @@ public final class ReferenceBackend implements Backend {
   @Override
   public double crossEntropy(
       Tensor logits, Tensor targets, int ignoreIndex, float scale, Tensor losses, Tensor dlogits) {
-    Checks k = Checks.reference("crossEntropy");
-    Checks.Rows lr = k.rows("logits", k.real("logits", logits));
-    k.ints("targets", targets);
-    k.count("targets", targets, lr.r(), "R (rows of logits)");
-    k.count("losses", k.real("losses", losses), lr.r(), "R (rows of logits)");
-    if (dlogits != null) {
-      k.sameShape("dlogits", k.real("dlogits", dlogits), "logits", logits);
-      k.disjointOrSame("dlogits", dlogits, "logits", logits);
-      k.disjoint("losses", losses, "dlogits", dlogits);
-    }
-    Ops.checkScale(k, scale);
-    k.positive("V", lr.c(), "the vocabulary needs at least one entry");
-    k.disjoint("losses", losses, "logits", logits);
-    k.indices("targets", targets, lr.c(), "V, columns of logits", true, ignoreIndex);
+    Checks.Rows lr =
+        Ops.checkCrossEntropy(Checks.reference("crossEntropy"), logits, targets, ignoreIndex, scale, losses, dlogits)
+            .scores();
     int r = (int) lr.r();
     int v = (int) lr.c();
     double[] lv = logits.toDoubleArray();
@@ -421,27 +324,12 @@ public final class ReferenceBackend implements Backend {
   @Override
   public double fusedLinearCrossEntropy(
       Tensor h, Tensor w, Tensor targets, int ignoreIndex, float scale, Tensor losses, Tensor dh, Tensor dw) {
-    Checks k = Checks.reference("fusedLinearCrossEntropy");
-    Checks.Rows hr = k.rows("h", k.real("h", h));
-    Checks.Rows wr = k.rows("w", k.real("w", w));
-    k.dimension("w", w, "C", wr.c(), hr.c(), "h " + h.describe() + "; w is [V, C], the tied-embedding layout");
-    k.ints("targets", targets);
-    k.count("targets", targets, hr.r(), "T (rows of h)");
-    k.count("losses", k.real("losses", losses), hr.r(), "T (rows of h)");
-    if (dh != null) {
-      k.sameShape("dh", k.real("dh", dh), "h", h);
-    }
-    if (dw != null) {
-      k.sameShape("dw", k.real("dw", dw), "w", w);
-    }
-    Ops.checkScale(k, scale);
-    k.positive("V", wr.r(), "the vocabulary needs at least one entry");
-    k.positive("C", hr.c(), "hidden states need at least one channel");
-    Ops.fusedXentDisjoint(k, h, w, losses, dh, dw);
-    k.indices("targets", targets, wr.r(), "V, rows of w", true, ignoreIndex);
-    int t = (int) hr.r();
-    int c = (int) hr.c();
-    int v = (int) wr.r();
+    Ops.Loss s =
+        Ops.checkFusedLinearCrossEntropy(
+            Checks.reference("fusedLinearCrossEntropy"), h, w, targets, ignoreIndex, scale, losses, dh, dw);
+    int t = (int) s.scores().r();
+    int c = (int) s.scores().c();
+    int v = (int) s.w().r();
     double[] hv = h.toDoubleArray();
     double[] wv = w.toDoubleArray();
     int[] tg = targets.toIntArray();
@@ -528,11 +416,7 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void activationForward(Activation f, Tensor x, Tensor y) {
-    Checks k = Checks.reference("activationForward");
-    Objects.requireNonNull(f, "activation");
-    k.real("x", x);
-    k.sameShape("y", k.real("y", y), "x", x);
-    k.disjointOrSame("y", y, "x", x);
+    Ops.checkActivationForward(Checks.reference("activationForward"), f, x, y);
     double[] v = x.toDoubleArray();
     for (int i = 0; i < v.length; i++) {
       v[i] = activate(f, v[i]);
@@ -542,13 +426,7 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void activationBackward(Activation f, Tensor x, Tensor dy, Tensor dx) {
-    Checks k = Checks.reference("activationBackward");
-    Objects.requireNonNull(f, "activation");
-    k.real("x", x);
-    k.sameShape("dy", k.real("dy", dy), "x", x);
-    k.sameShape("dx", k.real("dx", dx), "x", x);
-    k.disjointOrSame("dx", dx, "x", x);
-    k.disjointOrSame("dx", dx, "dy", dy);
+    Ops.checkActivationBackward(Checks.reference("activationBackward"), f, x, dy, dx);
     double[] xv = x.toDoubleArray();
     double[] dyv = dy.toDoubleArray();
     double[] dxv = dx.toDoubleArray();
@@ -560,12 +438,7 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void add(Tensor a, Tensor b, Tensor out) {
-    Checks k = Checks.reference("add");
-    k.real("a", a);
-    k.sameShape("b", k.real("b", b), "a", a);
-    k.sameShape("out", k.real("out", out), "a", a);
-    k.disjointOrSame("out", out, "a", a);
-    k.disjointOrSame("out", out, "b", b);
+    Ops.checkAdd(Checks.reference("add"), a, b, out);
     double[] av = a.toDoubleArray();
     double[] bv = b.toDoubleArray();
     for (int i = 0; i < av.length; i++) {
@@ -576,10 +449,7 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void axpy(float alpha, Tensor x, Tensor y) {
-    Checks k = Checks.reference("axpy");
-    k.real("x", x);
-    k.sameShape("y", k.real("y", y), "x", x);
-    k.disjointOrSame("y", y, "x", x);
+    Ops.checkAxpy(Checks.reference("axpy"), x, y);
     double[] xv = x.toDoubleArray();
     double[] yv = y.toDoubleArray();
     for (int i = 0; i < xv.length; i++) {
@@ -590,8 +460,7 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void scale(float alpha, Tensor x) {
-    Checks k = Checks.reference("scale");
-    k.real("x", x);
+    Ops.checkElements(Checks.reference("scale"), x);
     double[] v = x.toDoubleArray();
     for (int i = 0; i < v.length; i++) {
       v[i] *= alpha;
@@ -601,8 +470,7 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public double sumSquares(Tensor x) {
-    Checks k = Checks.reference("sumSquares");
-    k.real("x", x);
+    Ops.checkElements(Checks.reference("sumSquares"), x);
     double s = 0;
     for (double e : x.toDoubleArray()) {
       s += e * e;
@@ -612,8 +480,7 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void fill(Tensor x, float value) {
-    Checks k = Checks.reference("fill");
-    k.real("x", x);
+    Ops.checkElements(Checks.reference("fill"), x);
     x.fill(value);
   }
 
@@ -621,8 +488,6 @@ public final class ReferenceBackend implements Backend {
   @Override
   public void copy(Tensor src, Tensor dst) {
     Checks k = Checks.reference("copy");
-    k.present("src", src);
-    k.present("dst", dst);
     Ops.checkCopy(k, src, dst);
     DType d = src.dtype();
     if (d != DType.F32 && d != DType.F64 && d != DType.I32) {
@@ -642,8 +507,7 @@ public final class ReferenceBackend implements Backend {
 
   @Override
   public void adamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step) {
-    Checks k = Checks.reference("adamW");
-    Ops.checkAdamW(k, param, grad, m, v, step);
+    Ops.checkAdamW(Checks.reference("adamW"), param, grad, m, v, step);
     double[] p = param.toDoubleArray();
     double[] g = grad.toDoubleArray();
     double[] mv = m.toDoubleArray();

@@ -1,6 +1,7 @@
 package dev.iteralite.tensor;
 
 import dev.iteralite.nativelib.IteraNative;
+import dev.iteralite.nativelib.RawPointer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
@@ -83,15 +84,5 @@ public final class NativeMemory {
               + " bytes (native kernels handle any size)");
     }
     return new RawPointer(address, bytes).asByteBuffer().order(ByteOrder.nativeOrder());
-  }
-
-  /** A non-owning JavaCPP pointer to a raw address, used only to reach JavaCPP's memory helpers. */
-  private static final class RawPointer extends Pointer {
-    RawPointer(long address, long bytes) {
-      this.address = address;
-      this.position = 0;
-      this.limit = bytes;
-      this.capacity = bytes;
-    }
   }
 }

@@ -3,6 +3,7 @@ package dev.iteralite.tensor;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
  * An n-dimensional array in native memory: the data type every backend, layer and kernel works on.
@@ -58,33 +59,24 @@ public final class Tensor implements AutoCloseable {
 
   /** A new F32 tensor holding a copy of {@code data} (row-major) with the given shape. */
   public static Tensor of(float[] data, long... shape) {
-    Tensor t = allocate(DType.F32, shape);
-    try {
-      t.copyFrom(data);
-      return t;
-    } catch (RuntimeException e) {
-      t.close();
-      throw e;
-    }
+    return allocateFilled(DType.F32, shape, t -> t.copyFrom(data));
   }
 
   /** A new F64 tensor holding a copy of {@code data} (row-major) with the given shape. */
   public static Tensor ofDoubles(double[] data, long... shape) {
-    Tensor t = allocate(DType.F64, shape);
-    try {
-      t.copyFrom(data);
-      return t;
-    } catch (RuntimeException e) {
-      t.close();
-      throw e;
-    }
+    return allocateFilled(DType.F64, shape, t -> t.copyFrom(data));
   }
 
   /** A new I32 tensor (token ids, targets) holding a copy of {@code data}. */
   public static Tensor ofInts(int[] data, long... shape) {
-    Tensor t = allocate(DType.I32, shape);
+    return allocateFilled(DType.I32, shape, t -> t.copyFrom(data));
+  }
+
+  /** Allocates, fills, and frees again if filling fails (e.g. a length mismatch). */
+  private static Tensor allocateFilled(DType dtype, long[] shape, Consumer<Tensor> fill) {
+    Tensor t = allocate(dtype, shape);
     try {
-      t.copyFrom(data);
+      fill.accept(t);
       return t;
     } catch (RuntimeException e) {
       t.close();

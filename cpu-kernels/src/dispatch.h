@@ -28,6 +28,7 @@ struct Kernels {
   // ---- contiguous elementwise ranges (n elements)
   void (*fill)(int64_t n, float value, float* dst);
   void (*add)(int64_t n, const float* a, const float* b, float* out);  // out may alias a or b
+  void (*add_stream)(int64_t n, const float* a, const float* b, float* out);  // out disjoint from a, b
   void (*axpy)(int64_t n, float alpha, const float* x, float* y);
   void (*scale)(int64_t n, float alpha, float* x);
   double (*sum_squares)(int64_t n, const float* x);

@@ -25,6 +25,7 @@ constexpr int64_t kLine = 16;              // floats per 64-byte cache line
 constexpr int64_t kElemGrain = 1 << 15;    // elements per thread, at least (~128 KB)
 constexpr int64_t kTranscGrain = 1 << 13;  // same for exp-heavy activations (more work each)
 constexpr int64_t kRowWork = 1 << 14;      // elements of row work per thread, at least
+constexpr int64_t kStreamElems = 1 << 23;  // 32 MiB of output: the L3 size of this machine class
 
 // Runs f(i0, i1) over [0, n) split on cache-line boundaries.
 template <typename F>
@@ -207,7 +208,12 @@ void itera_softplus_backward(int64_t n, const float* x, const float* dy, float* 
 
 void itera_add(int64_t n, const float* a, const float* b, float* out) {
   const Kernels& k = kernels();
-  parallel_elements(n, kElemGrain, [&](int64_t i0, int64_t i1) { k.add(i1 - i0, a + i0, b + i0, out + i0); });
+  // An output larger than the L3 cache is not read again from cache anyway: write it with
+  // non-temporal stores unless it overlaps an input (in-place residual adds).
+  const auto disjoint = [n](const float* x, const float* y) { return x + n <= y || y + n <= x; };
+  const bool stream = n >= kStreamElems && disjoint(out, a) && disjoint(out, b);
+  const auto add = stream ? k.add_stream : k.add;
+  parallel_elements(n, kElemGrain, [&](int64_t i0, int64_t i1) { add(i1 - i0, a + i0, b + i0, out + i0); });
 }
 
 void itera_axpy(int64_t n, float alpha, const float* x, float* y) {

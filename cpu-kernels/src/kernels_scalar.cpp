@@ -33,6 +33,8 @@ struct V {
   static void store(float* p, R r) {
     for (int i = 0; i < 8; ++i) p[i] = r.v[i];
   }
+  static void stream(float* p, R r) { store(p, r); }  // no non-temporal stores in portable code
+  static void fence() {}
   static R load_part(const float* p, int64_t n) { return load_part_fill(p, n, 0.0f); }
   static R load_part_fill(const float* p, int64_t n, float fill) {
     return map([&](int i) { return i < n ? p[i] : fill; });

@@ -26,6 +26,8 @@ struct V {
   static R set1(float v) { return _mm256_set1_ps(v); }
   static R load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, R r) { _mm256_storeu_ps(p, r); }
+  static void stream(float* p, R r) { _mm256_stream_ps(p, r); }  // p 32-byte aligned
+  static void fence() { _mm_sfence(); }
   // vmaskmovps never touches (or faults on) masked-off lanes.
   static R load_part(const float* p, int64_t n) { return _mm256_maskload_ps(p, mask(n)); }
   static R load_part_fill(const float* p, int64_t n, float fill) {

@@ -25,6 +25,8 @@ struct V {
   static R set1(float v) { return _mm512_set1_ps(v); }
   static R load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, R r) { _mm512_storeu_ps(p, r); }
+  static void stream(float* p, R r) { _mm512_stream_ps(p, r); }  // p 64-byte aligned
+  static void fence() { _mm_sfence(); }
   static R load_part(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(mask(n), p); }
   static R load_part_fill(const float* p, int64_t n, float fill) {
     return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), mask(n), p);

@@ -74,6 +74,21 @@ class NativeReferenceKernelTest {
     }
   }
 
+  /** Copies above 1 MiB are split across the worker threads; every byte must arrive once. */
+  @Test
+  void largeCopyIsExact() {
+    Random rnd = new Random(78);
+    long n = (1L << 22) + 13;
+    try (Arena ar = Arena.open()) {
+      Tensor src = random(ar, rnd, 5, n);
+      Tensor dstBuffer = poison(ar.allocate(DType.F32, n + 1));
+      Tensor dst = dstBuffer.slice(0, 1, n + 1);
+      CPU.copy(src, dst);
+      assertClose("copy of " + n + " floats", dst, f64(ar, src), 0.0);
+      assertEquals(Float.NaN, dstBuffer.getFloat(0), "copy wrote before its destination");
+    }
+  }
+
   @Test
   void gemmSpec() {
     Random rnd = new Random(31);

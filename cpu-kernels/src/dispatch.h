@@ -32,22 +32,23 @@ struct Kernels {
   void (*axpy)(int64_t n, float alpha, const float* x, float* y);
   void (*scale)(int64_t n, float alpha, float* x);
   double (*sum_squares)(int64_t n, const float* x);
-  void (*silu_fwd)(int64_t n, const float* x, float* y);
+  void (*silu_fwd)(int64_t n, const float* x, float* y, bool stream);
   void (*silu_bwd)(int64_t n, const float* x, const float* dy, float* dx);
-  void (*gelu_fwd)(int64_t n, const float* x, float* y);
+  void (*gelu_fwd)(int64_t n, const float* x, float* y, bool stream);
   void (*gelu_bwd)(int64_t n, const float* x, const float* dy, float* dx);
-  void (*softplus_fwd)(int64_t n, const float* x, float* y);
+  void (*softplus_fwd)(int64_t n, const float* x, float* y, bool stream);
   void (*softplus_bwd)(int64_t n, const float* x, const float* dy, float* dx);
   void (*adamw)(int64_t n, float* param, const float* grad, float* m, float* v,
                 const AdamwConsts& c);
 
   // ---- one row of C (or V) elements
+  // stream: write y with non-temporal stores (outputs far larger than the caches)
   void (*rmsnorm_fwd_row)(int64_t C, const float* x, const float* w, float eps, float* y,
-                          float* rstd_out);
+                          float* rstd_out, bool stream);
   void (*rmsnorm_bwd_row)(int64_t C, const float* dy, const float* x, const float* w, float rstd,
                           float* dx);  // dx += ...
   void (*layernorm_fwd_row)(int64_t C, const float* x, const float* w, const float* b, float eps,
-                            float* y, float* mean_out, float* rstd_out);
+                            float* y, float* mean_out, float* rstd_out, bool stream);
   void (*layernorm_bwd_row)(int64_t C, const float* dy, const float* x, const float* w,
                             float mean, float rstd, float* dx);  // dx += ...
   void (*softmax_fwd_row)(int64_t C, const float* x, float* y);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 
 #include "dispatch.h"
 #include "internal.h"
@@ -37,6 +38,23 @@ void parallel_elements(int64_t n, int64_t grain, const F& f) {
     if (i0 < i1) f(i0, i1);
   });
 }
+
+// Whether a kernel should write `out` (a region of out_span floats) with non-temporal stores: only
+// when it is larger than the last-level cache, so its lines would not be reused from cache anyway,
+// and overlaps none of the inputs (in place, the lines are already cached: plain stores win).
+struct Span {
+  const float* p;
+  int64_t n;
+};
+inline bool stream_output(const float* out, int64_t out_span, std::initializer_list<Span> inputs) {
+  if (out_span < kStreamElems) return false;
+  for (const Span& in : inputs)
+    if (in.p && !(out + out_span <= in.p || in.p + in.n <= out)) return false;
+  return true;
+}
+
+// Elements spanned by R rows of C with row stride ld.
+inline int64_t row_span(int64_t R, int64_t C, int64_t ld) { return R <= 0 ? 0 : (R - 1) * ld + C; }
 
 // Rows per thread so that each thread gets at least kRowWork elements.
 inline int64_t row_grain(int64_t C) { return std::max<int64_t>(1, kRowWork / std::max<int64_t>(C, 1)); }
@@ -97,8 +115,10 @@ int itera_embedding_backward(int64_t T, int64_t C, int64_t V, const int32_t* ids
 void itera_rmsnorm_forward(int64_t R, int64_t C, const float* x, int64_t ldx, const float* w,
                            float eps, float* y, int64_t ldy, float* rstd) {
   const Kernels& k = kernels();
+  const bool stream = stream_output(y, row_span(R, C, ldy), {{x, row_span(R, C, ldx)}, {w, C}});
   itera::parallel_for(R, row_grain(C), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) k.rmsnorm_fwd_row(C, x + r * ldx, w, eps, y + r * ldy, rstd + r);
+    for (int64_t r = r0; r < r1; ++r)
+      k.rmsnorm_fwd_row(C, x + r * ldx, w, eps, y + r * ldy, rstd + r, stream);
   });
 }
 
@@ -119,9 +139,10 @@ void itera_layernorm_forward(int64_t R, int64_t C, const float* x, int64_t ldx, 
                              const float* b, float eps, float* y, int64_t ldy, float* mean,
                              float* rstd) {
   const Kernels& k = kernels();
+  const bool stream = stream_output(y, row_span(R, C, ldy), {{x, row_span(R, C, ldx)}, {w, C}, {b, C}});
   itera::parallel_for(R, row_grain(C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
-      k.layernorm_fwd_row(C, x + r * ldx, w, b, eps, y + r * ldy, mean + r, rstd + r);
+      k.layernorm_fwd_row(C, x + r * ldx, w, b, eps, y + r * ldy, mean + r, rstd + r, stream);
   });
 }
 
@@ -181,7 +202,8 @@ int itera_cross_entropy(int64_t R, int64_t V, const float* logits, int64_t ldl,
 
 void itera_silu_forward(int64_t n, const float* x, float* y) {
   const Kernels& k = kernels();
-  parallel_elements(n, kTranscGrain, [&](int64_t i0, int64_t i1) { k.silu_fwd(i1 - i0, x + i0, y + i0); });
+  const bool stream = stream_output(y, n, {{x, n}});
+  parallel_elements(n, kTranscGrain, [&](int64_t i0, int64_t i1) { k.silu_fwd(i1 - i0, x + i0, y + i0, stream); });
 }
 void itera_silu_backward(int64_t n, const float* x, const float* dy, float* dx) {
   const Kernels& k = kernels();
@@ -189,7 +211,8 @@ void itera_silu_backward(int64_t n, const float* x, const float* dy, float* dx) 
 }
 void itera_gelu_forward(int64_t n, const float* x, float* y) {
   const Kernels& k = kernels();
-  parallel_elements(n, kTranscGrain, [&](int64_t i0, int64_t i1) { k.gelu_fwd(i1 - i0, x + i0, y + i0); });
+  const bool stream = stream_output(y, n, {{x, n}});
+  parallel_elements(n, kTranscGrain, [&](int64_t i0, int64_t i1) { k.gelu_fwd(i1 - i0, x + i0, y + i0, stream); });
 }
 void itera_gelu_backward(int64_t n, const float* x, const float* dy, float* dx) {
   const Kernels& k = kernels();
@@ -197,7 +220,8 @@ void itera_gelu_backward(int64_t n, const float* x, const float* dy, float* dx) 
 }
 void itera_softplus_forward(int64_t n, const float* x, float* y) {
   const Kernels& k = kernels();
-  parallel_elements(n, kTranscGrain, [&](int64_t i0, int64_t i1) { k.softplus_fwd(i1 - i0, x + i0, y + i0); });
+  const bool stream = stream_output(y, n, {{x, n}});
+  parallel_elements(n, kTranscGrain, [&](int64_t i0, int64_t i1) { k.softplus_fwd(i1 - i0, x + i0, y + i0, stream); });
 }
 void itera_softplus_backward(int64_t n, const float* x, const float* dy, float* dx) {
   const Kernels& k = kernels();
@@ -208,10 +232,7 @@ void itera_softplus_backward(int64_t n, const float* x, const float* dy, float* 
 
 void itera_add(int64_t n, const float* a, const float* b, float* out) {
   const Kernels& k = kernels();
-  // An output larger than the L3 cache is not read again from cache anyway: write it with
-  // non-temporal stores unless it overlaps an input (in-place residual adds).
-  const auto disjoint = [n](const float* x, const float* y) { return x + n <= y || y + n <= x; };
-  const bool stream = n >= kStreamElems && disjoint(out, a) && disjoint(out, b);
+  const bool stream = stream_output(out, n, {{a, n}, {b, n}});
   const auto add = stream ? k.add_stream : k.add;
   parallel_elements(n, kElemGrain, [&](int64_t i0, int64_t i1) { add(i1 - i0, a + i0, b + i0, out + i0); });
 }

@@ -74,6 +74,68 @@ class NativeReferenceKernelTest {
     }
   }
 
+  /**
+   * Activation and norm forwards with outputs larger than the L3 cache write with non-temporal
+   * stores; outputs that start off a cache line exercise the alignment head and the tail.
+   */
+  @ParameterizedTest
+  @MethodSource("isas")
+  void streamingForwardsMatchSpec(Isa isa) {
+    CPU.setIsa(isa);
+    Random rnd = new Random(79);
+    long n = (1L << 23) + 37;
+    try (Arena ar = Arena.open()) {
+      Tensor x = random(ar, rnd, 4, n);
+      for (Activation f : Activation.values()) {
+        Tensor yBuffer = poison(ar.allocate(DType.F32, n + 3));
+        Tensor y = yBuffer.slice(0, 3, n + 3);
+        Tensor expected = poison(ar.allocate(DType.F32, n));
+        switch (f) {
+          case SILU:
+            IteraNative.itera_silu_forward_ref(n, x.address(), expected.address());
+            break;
+          case GELU:
+            IteraNative.itera_gelu_forward_ref(n, x.address(), expected.address());
+            break;
+          default:
+            IteraNative.itera_softplus_forward_ref(n, x.address(), expected.address());
+        }
+        CPU.activationForward(f, x, y);
+        assertClose(f + " forward (streaming) isa=" + isa, y, f64(ar, expected), 1e-12);
+        assertEquals(Float.NaN, yBuffer.getFloat(2), f + " wrote before its output view");
+      }
+    }
+    long rows = 2049;
+    long cols = 4099;
+    try (Arena ar = Arena.open()) {
+      Tensor x = random(ar, rnd, 3, rows, cols);
+      Tensor w = random(ar, rnd, 1, cols);
+      Tensor b = random(ar, rnd, 1, cols);
+      // Rows of y start at every alignment: the row stride cols + 2 = 4101 is 5 mod 16 (and mod 8).
+      long ld = cols + 2;
+      Tensor yBuffer = poison(ar.allocate(DType.F32, rows * ld + 5));
+      Tensor y = yBuffer.view(5, new long[] {rows, cols}, new long[] {ld, 1});
+      Tensor yRef = poison(ar.allocate(DType.F32, rows, cols));
+      Tensor mean = ar.allocate(DType.F32, rows);
+      Tensor rstd = ar.allocate(DType.F32, rows);
+      Tensor rstdRef = ar.allocate(DType.F32, rows);
+      Tensor meanRef = ar.allocate(DType.F32, rows);
+      IteraNative.itera_rmsnorm_forward_ref(rows, cols, x.address(), cols, w.address(), 1e-5f, yRef.address(), cols, rstdRef.address());
+      CPU.rmsNormForward(x, w, 1e-5f, y, rstd);
+      assertClose("rmsnorm forward (streaming) isa=" + isa, y, f64(ar, yRef), 1e-12);
+      assertClose("rmsnorm rstd isa=" + isa, rstd, f64(ar, rstdRef), 1e-12);
+      IteraNative.itera_layernorm_forward_ref(
+          rows, cols, x.address(), cols, w.address(), b.address(), 1e-5f, yRef.address(), cols, meanRef.address(), rstdRef.address());
+      CPU.layerNormForward(x, w, b, 1e-5f, y, mean, rstd);
+      assertClose("layernorm forward (streaming) isa=" + isa, y, f64(ar, yRef), 1e-12);
+      assertClose("layernorm mean isa=" + isa, mean, f64(ar, meanRef), 1e-12);
+      for (long r = 0; r < rows; r++) {
+        assertEquals(Float.NaN, yBuffer.getFloat(5 + r * ld + cols), "a norm wrote into the gap after row " + r);
+        assertEquals(Float.NaN, yBuffer.getFloat(5 + r * ld + cols + 1), "a norm wrote into the gap after row " + r);
+      }
+    }
+  }
+
   /** Copies above 1 MiB are split across the worker threads; every byte must arrive once. */
   @Test
   void largeCopyIsExact() {

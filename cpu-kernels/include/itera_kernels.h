@@ -248,6 +248,186 @@ void itera_adamw_ref(int64_t n, float* param, const float* grad, float* m, float
                      float beta1, float beta2, float eps, float weight_decay, float grad_scale,
                      int64_t step);
 
+/* ---------------------------------------------------------------- mixture of experts */
+/*
+ * Routing, dispatch and combine of a top-k mixture-of-experts layer (kernel-facts section 3,
+ * megablocks dMoE). Shape letters: T tokens, E experts, k experts per token, D model width,
+ * H expert hidden width, A = T*k assignments (flat index a = t*k + j), N kept assignments
+ * (N = A when nothing is dropped). Index tensors are int32 and contiguous.
+ *
+ * Top-k: for each token, ids[t, 0..k) = the k largest probs[t, :] in descending order, ties going
+ * to the LOWER expert index (deterministic); weights[t, j] = probs[t, ids[t, j]] / sum of the k
+ * selected probs (renormalised; equals a softmax over the selected logits). probs is T x E with
+ * row stride ldp. Returns ITERA_ERR_BAD_ARGUMENT unless 1 <= k <= E.
+ */
+int itera_moe_topk(int64_t T, int64_t E, int64_t k, const float* probs, int64_t ldp, int32_t* ids,
+                   float* weights);
+int itera_moe_topk_ref(int64_t T, int64_t E, int64_t k, const float* probs, int64_t ldp,
+                       int32_t* ids, float* weights);
+/*
+ * Dispatch: a stable permutation of the A assignments into contiguous per-expert segments
+ * (histogram of ids -> exclusive prefix sum -> scatter in assignment order = token order).
+ * capacity <= 0 is dropless; otherwise each expert keeps its first `capacity` assignments in token
+ * order and drops the rest. Writes (all WRITTEN, not added):
+ *   routed[E]     assignments routed to each expert, before any drop (the load-balancing f_i);
+ *   offsets[E+1]  exclusive prefix sum of the KEPT counts: expert e owns permuted rows
+ *                 [offsets[e], offsets[e+1]); offsets[E] = N;
+ *   slots[A]      permuted row of assignment a, or -1 when it was dropped;
+ *   perm[A]       perm[r] = the assignment a held by permuted row r, r < N (rows >= N are -1).
+ * Returns ITERA_ERR_INDEX_OUT_OF_RANGE if an id is outside [0, E) (nothing written).
+ */
+int itera_moe_dispatch(int64_t T, int64_t k, int64_t E, int64_t capacity, const int32_t* ids,
+                       int32_t* routed, int32_t* offsets, int32_t* slots, int32_t* perm);
+int itera_moe_dispatch_ref(int64_t T, int64_t k, int64_t E, int64_t capacity, const int32_t* ids,
+                           int32_t* routed, int32_t* offsets, int32_t* slots, int32_t* perm);
+/* Gather: xp[r, :] = x[perm[r] / k, :], r < N. x is T x D (ldx), xp is N x D (ldxp). perm in [0, T*k). */
+void itera_moe_gather(int64_t N, int64_t D, int64_t k, const int32_t* perm, const float* x,
+                      int64_t ldx, float* xp, int64_t ldxp);
+void itera_moe_gather_ref(int64_t N, int64_t D, int64_t k, const int32_t* perm, const float* x,
+                          int64_t ldx, float* xp, int64_t ldxp);
+/* Gather backward: dx[t, :] += sum over kept j of dxp[slots[t*k + j], :]. dxp N x D, dx T x D. */
+void itera_moe_gather_backward(int64_t T, int64_t D, int64_t k, const int32_t* slots,
+                               const float* dxp, int64_t lddxp, float* dx, int64_t lddx);
+void itera_moe_gather_backward_ref(int64_t T, int64_t D, int64_t k, const int32_t* slots,
+                                   const float* dxp, int64_t lddxp, float* dx, int64_t lddx);
+/*
+ * Combine: out[t, :] = sum over kept j of weights[t*k + j] * yp[slots[t*k + j], :] (WRITTEN;
+ * a token whose assignments were all dropped gets zeros). yp N x D (ldyp), out T x D (ldo).
+ */
+void itera_moe_combine(int64_t T, int64_t D, int64_t k, const int32_t* slots,
+                       const float* weights, const float* yp, int64_t ldyp, float* out,
+                       int64_t ldo);
+void itera_moe_combine_ref(int64_t T, int64_t D, int64_t k, const int32_t* slots,
+                           const float* weights, const float* yp, int64_t ldyp, float* out,
+                           int64_t ldo);
+/*
+ * Combine backward, given dout (T x D):
+ *   dyp[r, :]  += weights[perm[r]] * dout[perm[r] / k, :]           r < N (data gradient: gather)
+ *   dweights[a] += <dout[a / k, :], yp[slots[a], :]>                 kept a (weight gradient)
+ * Dropped assignments get no weight gradient.
+ */
+void itera_moe_combine_backward(int64_t T, int64_t N, int64_t D, int64_t k, const int32_t* perm,
+                                const int32_t* slots, const float* weights, const float* dout,
+                                int64_t lddo, const float* yp, int64_t ldyp, float* dyp,
+                                int64_t lddyp, float* dweights);
+void itera_moe_combine_backward_ref(int64_t T, int64_t N, int64_t D, int64_t k,
+                                    const int32_t* perm, const int32_t* slots,
+                                    const float* weights, const float* dout, int64_t lddo,
+                                    const float* yp, int64_t ldyp, float* dyp, int64_t lddyp,
+                                    float* dweights);
+/*
+ * SwiGLU gate of the experts (contiguous, n elements): out = silu(h1) * h3; backward
+ * dh1 += dout * h3 * silu'(h1), dh3 += dout * silu(h1), with silu'(x) = s (1 + x (1 - s)),
+ * s = sigmoid(x).
+ */
+void itera_swiglu_forward(int64_t n, const float* h1, const float* h3, float* out);
+void itera_swiglu_forward_ref(int64_t n, const float* h1, const float* h3, float* out);
+void itera_swiglu_backward(int64_t n, const float* h1, const float* h3, const float* dout,
+                           float* dh1, float* dh3);
+void itera_swiglu_backward_ref(int64_t n, const float* h1, const float* h3, const float* dout,
+                               float* dh1, float* dh3);
+
+/* ---------------------------------------------------------------- selective SSM (Mamba-1) */
+/*
+ * Layout: TOKEN-MAJOR. A sequence batch of Bt sequences of L tokens is Bt*L rows, row b*L + t
+ * holding token t of sequence b, with the channel index fastest. These are exactly the rows a
+ * Linear layer produces, so in_proj / x_proj / dt_proj outputs (or column slices of them, hence
+ * the row strides "ld*") are used in place, with no transposes.
+ *   u, delta, z, y, conv x/y : [Bt*L, E] (row stride ld*)     B, C : [Bt*L, N] (row stride ld*)
+ *   A : [E, N] contiguous    D, delta_bias, conv bias : [E]   conv w : [E, K] contiguous
+ *   SSM state : [Bt, E, N] contiguous     conv state : [Bt, K, E] contiguous (token-major window,
+ *   oldest input first, so a prefill copies the last K rows of x as they are)
+ *
+ * Causal depthwise conv1d:  y[b,t,e] = bias[e] + sum_k w[e,k] * x[b, t-K+1+k, e]  (x = 0 at t < 0).
+ * Selective scan, per (b, e, n):
+ *   d_t  = delta[b,t,e] + delta_bias[e]; if delta_softplus: d_t = softplus(d_t) (= d_t above 20)
+ *   h_t  = exp(d_t * A[e,n]) * h_{t-1} + d_t * B[b,t,n] * u[b,t,e]          (h_{-1} = 0)
+ *   y_t  = (sum_n C[b,t,n] * h_t[n] + D[e] * u[b,t,e]) * (z ? silu(z[b,t,e]) : 1)
+ * D, z and delta_bias may be NULL (then the term is absent and its gradient pointer must be NULL).
+ * chunk (>= 1): the forward saves the state at the end of every chunk of `chunk` tokens (and at
+ * t = L-1) in chunk_states [Bt, nc, E, N], nc = itera_ssm_num_chunks(L, chunk); the backward
+ * recomputes the states inside each chunk from the previous chunk's saved state, so memory is
+ * O(Bt*nc*E*N), never O(Bt*L*E*N). Forward and backward must use the same chunk.
+ */
+int64_t itera_ssm_num_chunks(int64_t L, int64_t chunk);
+
+void itera_causal_conv1d_forward(int64_t Bt, int64_t L, int64_t E, int64_t K, const float* x,
+                                 int64_t ldx, const float* w, const float* bias, float* y,
+                                 int64_t ldy);
+void itera_causal_conv1d_forward_ref(int64_t Bt, int64_t L, int64_t E, int64_t K, const float* x,
+                                     int64_t ldx, const float* w, const float* bias, float* y,
+                                     int64_t ldy);
+/* dx += ..., dw += ..., dbias += ... (dbias may be NULL). */
+void itera_causal_conv1d_backward(int64_t Bt, int64_t L, int64_t E, int64_t K, const float* x,
+                                  int64_t ldx, const float* w, const float* dy, int64_t lddy,
+                                  float* dx, int64_t lddx, float* dw, float* dbias);
+void itera_causal_conv1d_backward_ref(int64_t Bt, int64_t L, int64_t E, int64_t K,
+                                      const float* x, int64_t ldx, const float* w,
+                                      const float* dy, int64_t lddy, float* dx, int64_t lddx,
+                                      float* dw, float* dbias);
+/* One decoding token: x [Bt, E] (row stride ldx) is shifted into state [Bt, K, E] (the oldest
+ * row drops out), then y [Bt, E] = bias + sum_k w[:,k] * state[:,k,:]. */
+void itera_causal_conv1d_step(int64_t Bt, int64_t E, int64_t K, const float* x, int64_t ldx,
+                              float* state, const float* w, const float* bias, float* y,
+                              int64_t ldy);
+void itera_causal_conv1d_step_ref(int64_t Bt, int64_t E, int64_t K, const float* x, int64_t ldx,
+                                  float* state, const float* w, const float* bias, float* y,
+                                  int64_t ldy);
+
+/* y (WRITTEN); last_state [Bt, E, N] and chunk_states may be NULL. */
+void itera_selective_scan_forward(int64_t Bt, int64_t L, int64_t E, int64_t N, const float* u,
+                                  int64_t ldu, const float* delta, int64_t lddelta,
+                                  const float* A, const float* B, int64_t ldb, const float* C,
+                                  int64_t ldc, const float* D, const float* z, int64_t ldz,
+                                  const float* delta_bias, int delta_softplus, int64_t chunk,
+                                  float* y, int64_t ldy, float* last_state, float* chunk_states);
+void itera_selective_scan_forward_ref(int64_t Bt, int64_t L, int64_t E, int64_t N,
+                                      const float* u, int64_t ldu, const float* delta,
+                                      int64_t lddelta, const float* A, const float* B,
+                                      int64_t ldb, const float* C, int64_t ldc, const float* D,
+                                      const float* z, int64_t ldz, const float* delta_bias,
+                                      int delta_softplus, int64_t chunk, float* y, int64_t ldy,
+                                      float* last_state, float* chunk_states);
+/*
+ * Gradients of sum(dy * y) (all ACCUMULATED): du, ddelta (w.r.t. the raw delta, before bias and
+ * softplus), dA [E, N], dB, dC, and where the input exists dD [E], dz, ddelta_bias [E].
+ * chunk_states must be the forward's (same chunk). The reference ignores it and recomputes.
+ */
+void itera_selective_scan_backward(int64_t Bt, int64_t L, int64_t E, int64_t N, const float* u,
+                                   int64_t ldu, const float* delta, int64_t lddelta,
+                                   const float* A, const float* B, int64_t ldb, const float* C,
+                                   int64_t ldc, const float* D, const float* z, int64_t ldz,
+                                   const float* delta_bias, int delta_softplus, int64_t chunk,
+                                   const float* chunk_states, const float* dy, int64_t lddy,
+                                   float* du, int64_t lddu, float* ddelta, int64_t ldddelta,
+                                   float* dA, float* dB, int64_t lddb, float* dC, int64_t lddc,
+                                   float* dD, float* dz, int64_t lddz, float* ddelta_bias);
+void itera_selective_scan_backward_ref(int64_t Bt, int64_t L, int64_t E, int64_t N,
+                                       const float* u, int64_t ldu, const float* delta,
+                                       int64_t lddelta, const float* A, const float* B,
+                                       int64_t ldb, const float* C, int64_t ldc, const float* D,
+                                       const float* z, int64_t ldz, const float* delta_bias,
+                                       int delta_softplus, int64_t chunk,
+                                       const float* chunk_states, const float* dy, int64_t lddy,
+                                       float* du, int64_t lddu, float* ddelta, int64_t ldddelta,
+                                       float* dA, float* dB, int64_t lddb, float* dC,
+                                       int64_t lddc, float* dD, float* dz, int64_t lddz,
+                                       float* ddelta_bias);
+/* One decoding token (L = 1 of the forward, seeded with state [Bt, E, N], which is updated in
+ * place): u, delta, z, y [Bt, E] and B, C [Bt, N] with row strides. */
+void itera_selective_scan_step(int64_t Bt, int64_t E, int64_t N, const float* u, int64_t ldu,
+                               const float* delta, int64_t lddelta, const float* A,
+                               const float* B, int64_t ldb, const float* C, int64_t ldc,
+                               const float* D, const float* z, int64_t ldz,
+                               const float* delta_bias, int delta_softplus, float* state,
+                               float* y, int64_t ldy);
+void itera_selective_scan_step_ref(int64_t Bt, int64_t E, int64_t N, const float* u,
+                                   int64_t ldu, const float* delta, int64_t lddelta,
+                                   const float* A, const float* B, int64_t ldb, const float* C,
+                                   int64_t ldc, const float* D, const float* z, int64_t ldz,
+                                   const float* delta_bias, int delta_softplus, float* state,
+                                   float* y, int64_t ldy);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,7 +5,10 @@
 #include <cmath>
 #include <cstdint>
 
+#include <vector>
+
 #include "dispatch.h"
+#include "ssm_dispatch.h"
 
 namespace itera {
 namespace {
@@ -85,9 +88,11 @@ struct V {
 };
 
 #include "simd_kernels.inc"
+#include "simd_ssm.inc"
 
 }  // namespace
 
 ITERA_MAKE_KERNEL_TABLE(kScalarKernels);
+ITERA_MAKE_SSM_TABLE(kScalarSsm);
 
 }  // namespace itera

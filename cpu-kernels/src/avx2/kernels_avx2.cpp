@@ -6,7 +6,10 @@
 #include <cmath>
 #include <cstdint>
 
+#include <vector>
+
 #include "dispatch.h"
+#include "ssm_dispatch.h"
 
 namespace itera {
 namespace {
@@ -114,9 +117,11 @@ struct V {
 };
 
 #include "simd_kernels.inc"
+#include "simd_ssm.inc"
 
 }  // namespace
 
 ITERA_MAKE_KERNEL_TABLE(kAvx2Kernels);
+ITERA_MAKE_SSM_TABLE(kAvx2Ssm);
 
 }  // namespace itera

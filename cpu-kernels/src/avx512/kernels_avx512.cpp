@@ -11,7 +11,10 @@
 #include <cmath>
 #include <cstdint>
 
+#include <vector>
+
 #include "dispatch.h"
+#include "ssm_dispatch.h"
 
 namespace itera {
 namespace {
@@ -104,9 +107,11 @@ struct V {
 };
 
 #include "simd_kernels.inc"
+#include "simd_ssm.inc"
 
 }  // namespace
 
 ITERA_MAKE_KERNEL_TABLE(kAvx512Kernels);
+ITERA_MAKE_SSM_TABLE(kAvx512Ssm);
 
 }  // namespace itera

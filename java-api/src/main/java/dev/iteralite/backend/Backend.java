@@ -113,4 +113,87 @@ public interface Backend {
 
   /** One fused AdamW update of param with grad, updating moments m and v; all one shape, contiguous. */
   void adamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step);
+  // ------------------------------------------------------------------ mixture of experts
+
+  /**
+   * Top-k routing: for each token t, ids[t, :] (I32 [T, k]) = the k largest entries of probs[t, :]
+   * ([T, E]) in descending order, ties going to the lower expert index; weights[t, :] ([T, k]) =
+   * the selected probabilities divided by their sum (renormalised). Requires 1 <= k <= E.
+   */
+  void moeTopK(Tensor probs, Tensor ids, Tensor weights);
+
+  /**
+   * Dispatch of the T*k assignments (flat index a = t*k + j) of ids I32 [T, k] into contiguous
+   * per-expert segments, stable in token order. {@code capacity <= 0}: dropless; otherwise each
+   * expert keeps its first {@code capacity} assignments and drops the rest. Writes routed I32 [E]
+   * (histogram before drops), offsets I32 [E+1] (expert e owns permuted rows offsets[e] ..
+   * offsets[e+1]), slots I32 [T, k] (permuted row of each assignment, -1 if dropped) and perm I32
+   * [T*k] (assignment held by each permuted row; -1 past the kept rows).
+   *
+   * @return N, the number of kept assignments (= offsets[E])
+   */
+  int moeDispatch(Tensor ids, int experts, long capacity, Tensor routed, Tensor offsets, Tensor slots, Tensor perm);
+
+  /** xp[r, :] = x[perm[r] / k, :]: x [T, D], perm I32 [N] in [0, T*k), xp [N, D]. */
+  void moeGather(Tensor x, Tensor perm, int k, Tensor xp);
+
+  /** dx[t, :] += sum over kept j of dxp[slots[t, j], :]: dxp [N, D], slots I32 [T, k], dx [T, D]. */
+  void moeGatherBackward(Tensor dxp, Tensor slots, Tensor dx);
+
+  /**
+   * out[t, :] = sum over kept j of weights[t, j] * yp[slots[t, j], :] (written; zeros for a token
+   * whose assignments were all dropped): yp [N, D], slots I32 [T, k], weights [T, k], out [T, D].
+   */
+  void moeCombine(Tensor yp, Tensor slots, Tensor weights, Tensor out);
+
+  /**
+   * Backward of {@link #moeCombine} given dout [T, D]: dyp[r, :] += weights[perm[r]] *
+   * dout[perm[r] / k, :] and, for each kept assignment a, dweights[a] += dout[a / k, :] .
+   * yp[slots[a], :].
+   */
+  void moeCombineBackward(Tensor dout, Tensor yp, Tensor perm, Tensor slots, Tensor weights, Tensor dyp, Tensor dweights);
+
+  /** SwiGLU gate out = silu(h1) * h3, all contiguous and of one shape. */
+  void swigluForward(Tensor h1, Tensor h3, Tensor out);
+
+  /** dh1 += dout * h3 * silu'(h1), dh3 += dout * silu(h1); all contiguous, one shape. */
+  void swigluBackward(Tensor h1, Tensor h3, Tensor dout, Tensor dh1, Tensor dh3);
+
+  // ------------------------------------------------------------------ selective SSM (Mamba-1)
+  // Token-major: `batch` sequences of L tokens are batch * L rows (row b * L + t), the layout of a
+  // Linear layer's output, so column slices of projections are passed as they are.
+
+  /**
+   * Causal depthwise conv1d: y[b,t,e] = bias[e] + sum_k w[e,k] * x[b, t-K+1+k, e] (zero before t =
+   * 0). x, y [batch * L, E]; w [E, K]; bias [E] or null.
+   */
+  void causalConv1dForward(int batch, Tensor x, Tensor w, Tensor bias, Tensor y);
+
+  /** dx [batch * L, E] +=, dw [E, K] +=, dbias [E] += (null: no bias). */
+  void causalConv1dBackward(int batch, Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor dbias);
+
+  /**
+   * One decoding token per sequence: x [batch, E] is shifted into the window state [batch, K, E]
+   * (oldest row first; the oldest drops out) and y [batch, E] = bias + sum_k w[:,k] * state[:,k,:].
+   */
+  void causalConv1dStep(Tensor x, Tensor state, Tensor w, Tensor bias, Tensor y);
+
+  /**
+   * Selective scan (kernel-facts §1.2): WRITES y [batch * L, E]; if non-null, lastState [batch, E, N]
+   * (the state after the last token, which seeds decoding) and chunkStates [batch,
+   * ceil(L/chunk), E, N] (what the backward needs).
+   */
+  void selectiveScanForward(SelectiveScan scan, Tensor y, Tensor lastState, Tensor chunkStates);
+
+  /**
+   * Gradients of sum(dy * y) (§1.3), accumulated into {@code grads}; chunkStates is the forward's.
+   * Reverse scan with chunked recomputation: never holds all batch * L * E * N states.
+   */
+  void selectiveScanBackward(SelectiveScan scan, Tensor chunkStates, Tensor dy, SelectiveScanGrads grads);
+
+  /**
+   * One decoding token per sequence (§1.5): rows of the scan operands = scan.batch(); state
+   * [batch, E, N] is updated in place and y [batch, E] written.
+   */
+  void selectiveScanStep(SelectiveScan scan, Tensor state, Tensor y);
 }

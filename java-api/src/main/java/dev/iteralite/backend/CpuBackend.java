@@ -381,4 +381,165 @@ public final class CpuBackend implements Backend {
         (float) step.beta1(), (float) step.beta2(), (float) step.eps(), (float) step.weightDecay(),
         (float) step.gradScale(), step.step());
   }
+  // ------------------------------------------------------------------ mixture of experts
+
+  @Override
+  public void moeTopK(Tensor probs, Tensor ids, Tensor weights) {
+    Checks k = Checks.cpu("moeTopK");
+    Ops.Moe s = Ops.checkMoeTopK(k, probs, ids, weights);
+    if (s.t() == 0) {
+      return;
+    }
+    k.status(
+        IteraNative.itera_moe_topk(
+            s.t(), s.d(), s.k(), probs.address(), s.tokens().ld(), ids.address(), weights.address()));
+  }
+
+  @Override
+  public int moeDispatch(
+      Tensor ids, int experts, long capacity, Tensor routed, Tensor offsets, Tensor slots, Tensor perm) {
+    Checks k = Checks.cpu("moeDispatch");
+    Ops.Moe s = Ops.checkMoeDispatch(k, ids, experts, capacity, routed, offsets, slots, perm);
+    if (s.n() == 0) {
+      // No assignments: empty histogram and segments.
+      routed.fill(0);
+      offsets.fill(0);
+      return 0;
+    }
+    k.status(
+        IteraNative.itera_moe_dispatch(
+            s.t(), s.k(), experts, capacity, ids.address(), routed.address(), offsets.address(), slots.address(),
+            perm.address()));
+    return offsets.getInt(experts);
+  }
+
+  @Override
+  public void moeGather(Tensor x, Tensor perm, int kPerToken, Tensor xp) {
+    Ops.Moe s = Ops.checkMoeGather(Checks.cpu("moeGather"), x, perm, kPerToken, xp);
+    if (s.n() == 0 || s.d() == 0) {
+      return;
+    }
+    IteraNative.itera_moe_gather(
+        s.n(), s.d(), s.k(), perm.address(), x.address(), s.tokens().ld(), xp.address(), s.permuted().ld());
+  }
+
+  @Override
+  public void moeGatherBackward(Tensor dxp, Tensor slots, Tensor dx) {
+    Ops.Moe s = Ops.checkMoeGatherBackward(Checks.cpu("moeGatherBackward"), dxp, slots, dx);
+    if (s.t() == 0 || s.d() == 0) {
+      return;
+    }
+    IteraNative.itera_moe_gather_backward(
+        s.t(), s.d(), s.k(), slots.address(), dxp.address(), s.permuted().ld(), dx.address(), s.tokens().ld());
+  }
+
+  @Override
+  public void moeCombine(Tensor yp, Tensor slots, Tensor weights, Tensor out) {
+    Ops.Moe s = Ops.checkMoeCombine(Checks.cpu("moeCombine"), yp, slots, weights, out);
+    if (s.t() == 0 || s.d() == 0) {
+      return;
+    }
+    IteraNative.itera_moe_combine(
+        s.t(), s.d(), s.k(), slots.address(), weights.address(), s.n() == 0 ? 0L : yp.address(),
+        s.permuted().ld(), out.address(), s.tokens().ld());
+  }
+
+  @Override
+  public void moeCombineBackward(
+      Tensor dout, Tensor yp, Tensor perm, Tensor slots, Tensor weights, Tensor dyp, Tensor dweights) {
+    Ops.Moe s =
+        Ops.checkMoeCombineBackward(Checks.cpu("moeCombineBackward"), dout, yp, perm, slots, weights, dyp, dweights);
+    if (s.t() == 0 || s.n() == 0) {
+      return;
+    }
+    IteraNative.itera_moe_combine_backward(
+        s.t(), s.n(), s.d(), s.k(), perm.address(), slots.address(), weights.address(), dout.address(),
+        s.tokens().ld(), yp.address(), s.permuted().ld(), dyp.address(), s.extra().ld(), dweights.address());
+  }
+
+  @Override
+  public void swigluForward(Tensor h1, Tensor h3, Tensor out) {
+    Ops.checkSwigluForward(Checks.cpu("swigluForward"), h1, h3, out);
+    if (h1.size() > 0) {
+      IteraNative.itera_swiglu_forward(h1.size(), h1.address(), h3.address(), out.address());
+    }
+  }
+
+  @Override
+  public void swigluBackward(Tensor h1, Tensor h3, Tensor dout, Tensor dh1, Tensor dh3) {
+    Ops.checkSwigluBackward(Checks.cpu("swigluBackward"), h1, h3, dout, dh1, dh3);
+    if (h1.size() > 0) {
+      IteraNative.itera_swiglu_backward(
+          h1.size(), h1.address(), h3.address(), dout.address(), dh1.address(), dh3.address());
+    }
+  }
+
+  // ------------------------------------------------------------------ selective SSM (Mamba-1)
+
+  private static long addr(Tensor t) {
+    return t == null ? 0L : t.address();
+  }
+
+  private static long ld(Checks.Rows r) {
+    return r == null ? 0L : r.ld();
+  }
+
+  @Override
+  public void causalConv1dForward(int batch, Tensor x, Tensor w, Tensor bias, Tensor y) {
+    Ops.Conv s = Ops.checkConvForward(Checks.cpu("causalConv1dForward"), batch, x, w, bias, y);
+    IteraNative.itera_causal_conv1d_forward(
+        s.batch(), s.len(), s.e(), s.k(), x.address(), s.x().ld(), w.address(), addr(bias), y.address(), s.y().ld());
+  }
+
+  @Override
+  public void causalConv1dBackward(int batch, Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor dbias) {
+    Ops.Conv[] s = Ops.checkConvBackward(Checks.cpu("causalConv1dBackward"), batch, x, w, dy, dx, dw, dbias);
+    IteraNative.itera_causal_conv1d_backward(
+        s[0].batch(), s[0].len(), s[0].e(), s[0].k(), x.address(), s[0].x().ld(), w.address(), dy.address(),
+        s[0].y().ld(), dx.address(), s[1].x().ld(), dw.address(), addr(dbias));
+  }
+
+  @Override
+  public void causalConv1dStep(Tensor x, Tensor state, Tensor w, Tensor bias, Tensor y) {
+    Ops.Conv s = Ops.checkConvStep(Checks.cpu("causalConv1dStep"), x, state, w, bias, y);
+    IteraNative.itera_causal_conv1d_step(
+        s.batch(), s.e(), s.k(), x.address(), s.x().ld(), state.address(), w.address(), addr(bias), y.address(),
+        s.y().ld());
+  }
+
+  @Override
+  public void selectiveScanForward(SelectiveScan scan, Tensor y, Tensor lastState, Tensor chunkStates) {
+    Checks k = Checks.cpu("selectiveScanForward");
+    Ops.Ssm m = Ops.checkScanForward(k, scan, y, lastState, chunkStates);
+    IteraNative.itera_selective_scan_forward(
+        m.batch(), m.len(), m.e(), m.n(), scan.u().address(), m.u().ld(), scan.delta().address(), m.delta().ld(),
+        scan.a().address(), scan.b().address(), m.b().ld(), scan.c().address(), m.c().ld(), addr(scan.d()),
+        addr(scan.z()), ld(m.z()), addr(scan.deltaBias()), scan.deltaSoftplus() ? 1 : 0, scan.chunk(),
+        y.address(), k.rows("y", y).ld(), addr(lastState), addr(chunkStates));
+  }
+
+  @Override
+  public void selectiveScanBackward(SelectiveScan scan, Tensor chunkStates, Tensor dy, SelectiveScanGrads g) {
+    Checks k = Checks.cpu("selectiveScanBackward");
+    Ops.Ssm m = Ops.checkScanBackward(k, scan, chunkStates, dy, g);
+    IteraNative.itera_selective_scan_backward(
+        m.batch(), m.len(), m.e(), m.n(), scan.u().address(), m.u().ld(), scan.delta().address(), m.delta().ld(),
+        scan.a().address(), scan.b().address(), m.b().ld(), scan.c().address(), m.c().ld(), addr(scan.d()),
+        addr(scan.z()), ld(m.z()), addr(scan.deltaBias()), scan.deltaSoftplus() ? 1 : 0, scan.chunk(),
+        chunkStates.address(), dy.address(), k.rows("dy", dy).ld(), g.du().address(), k.rows("du", g.du()).ld(),
+        g.dDelta().address(), k.rows("dDelta", g.dDelta()).ld(), g.dA().address(), g.dB().address(),
+        k.rows("dB", g.dB()).ld(), g.dC().address(), k.rows("dC", g.dC()).ld(), addr(g.dD()), addr(g.dz()),
+        g.dz() == null ? 0L : k.rows("dz", g.dz()).ld(), addr(g.dDeltaBias()));
+  }
+
+  @Override
+  public void selectiveScanStep(SelectiveScan scan, Tensor state, Tensor y) {
+    Checks k = Checks.cpu("selectiveScanStep");
+    Ops.Ssm m = Ops.checkScanStep(k, scan, state, y);
+    IteraNative.itera_selective_scan_step(
+        m.batch(), m.e(), m.n(), scan.u().address(), m.u().ld(), scan.delta().address(), m.delta().ld(),
+        scan.a().address(), scan.b().address(), m.b().ld(), scan.c().address(), m.c().ld(), addr(scan.d()),
+        addr(scan.z()), ld(m.z()), addr(scan.deltaBias()), scan.deltaSoftplus() ? 1 : 0, state.address(),
+        y.address(), k.rows("y", y).ld());
+  }
 }

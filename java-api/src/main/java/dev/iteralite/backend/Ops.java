@@ -289,4 +289,391 @@ final class Ops {
     k.disjoint("v", v, "grad", grad);
     k.disjoint("m", m, "v", v);
   }
+  // ------------------------------------------------------------------ mixture of experts
+
+  /**
+   * Sizes of one MoE routing / dispatch / combine call: T tokens, k experts per token, D width, N
+   * permuted rows, and the row layouts of the token-side ({@code tokens}, [T, D]) and
+   * permuted-side ({@code permuted}, [N, D]) data operands (null where the op has none). For
+   * top-k, {@code d} is E (the row length of probs) and {@code tokens} the layout of probs.
+   */
+  record Moe(long t, long k, long d, long n, Checks.Rows tokens, Checks.Rows permuted, Checks.Rows extra) {}
+
+  /** An I32 index matrix [rows, cols], contiguous (the kernels index it as a flat array). */
+  private static void intMatrix(Checks k, String name, Tensor t, long rows, long cols, String form) {
+    k.ints(name, t);
+    if (t.rank() != 2 || t.dim(0) != rows || t.dim(1) != cols) {
+      throw k.fail(
+          "argument '" + name + "' (" + t + ") must have shape [" + rows + ", " + cols + "] (" + form
+              + "); pass the tensor the routing step produced for these tokens");
+    }
+    if (!t.isContiguous()) {
+      throw k.fail("argument '" + name + "' (" + t + ") must be contiguous: index tensors are read as flat arrays");
+    }
+  }
+
+  /** An I32 vector of exactly n contiguous elements. */
+  private static void intVector(Checks k, String name, Tensor t, long n, String label) {
+    k.ints(name, t);
+    if (t.size() != n || !t.isContiguous()) {
+      throw k.fail(
+          "argument '" + name + "' (" + t + ") must be a contiguous I32 vector of " + label + "=" + n + " elements");
+    }
+  }
+
+  /** ids [T, k] I32 out, weights [T, k] out, from probs [T, E] with 1 <= k <= E. */
+  static Moe checkMoeTopK(Checks k, Tensor probs, Tensor ids, Tensor weights) {
+    Checks.Rows pr = k.rows("probs", k.real("probs", probs));
+    k.present("ids", ids);
+    if (ids.rank() != 2) {
+      throw k.fail("argument 'ids' (" + ids + ") must be rank 2 [T, k]; its second dimension is the number of experts per token");
+    }
+    long kk = ids.dim(1);
+    if (kk < 1 || kk > pr.c()) {
+      throw k.fail(
+          "top-k needs 1 <= k <= E: ids " + ids.describe() + " asks for k=" + kk + " of E=" + pr.c()
+              + " experts (columns of probs " + probs.describe() + "); lower k or add experts");
+    }
+    intMatrix(k, "ids", ids, pr.r(), kk, "T tokens x k experts per token");
+    k.contiguous("weights", k.real("weights", weights));
+    if (weights.rank() != 2 || weights.dim(0) != pr.r() || weights.dim(1) != kk) {
+      throw k.fail("argument 'weights' (" + weights + ") must have shape [" + pr.r() + ", " + kk + "], the shape of ids");
+    }
+    k.outputsDisjoint(new String[] {"ids", "weights"}, new Tensor[] {ids, weights}, new String[] {"probs"}, new Tensor[] {probs});
+    return new Moe(pr.r(), kk, pr.c(), 0, pr, null, null);
+  }
+
+  /** ids [T, k] in [0, E) in; routed [E], offsets [E + 1], slots [T, k], perm [T * k] out. */
+  static Moe checkMoeDispatch(
+      Checks k, Tensor ids, int experts, long capacity, Tensor routed, Tensor offsets, Tensor slots, Tensor perm) {
+    k.present("ids", ids);
+    if (ids.rank() != 2) {
+      throw k.fail("argument 'ids' (" + ids + ") must be rank 2 [T, k] (tokens x experts per token)");
+    }
+    long t = ids.dim(0);
+    long kk = ids.dim(1);
+    k.positive("experts", experts, "a dispatch needs at least one expert");
+    k.positive("k", kk, "each token is routed to at least one expert");
+    long a = Math.multiplyExact(t, kk);
+    if (a > Integer.MAX_VALUE) {
+      throw k.fail("T*k = " + a + " assignments exceed the int32 row indices of the dispatch; route fewer tokens per call");
+    }
+    intMatrix(k, "ids", ids, t, kk, "T tokens x k experts per token");
+    intVector(k, "routed", routed, experts, "E");
+    intVector(k, "offsets", offsets, experts + 1L, "E+1");
+    intMatrix(k, "slots", slots, t, kk, "the shape of ids");
+    intVector(k, "perm", perm, a, "T*k");
+    k.outputsDisjoint(
+        new String[] {"routed", "offsets", "slots", "perm"}, new Tensor[] {routed, offsets, slots, perm},
+        new String[] {"ids"}, new Tensor[] {ids});
+    k.indices("ids", ids, experts, "E, the number of experts", false, 0);
+    return new Moe(t, kk, 0, a, null, null, null);
+  }
+
+  /** x [T, D], perm I32 [N] in [0, T*k), xp [N, D]. */
+  static Moe checkMoeGather(Checks k, Tensor x, Tensor perm, int kk, Tensor xp) {
+    Checks.Rows xr = k.rows("x", k.real("x", x));
+    Checks.Rows pr = k.rows("xp", k.real("xp", xp));
+    k.positive("k", kk, "each token is routed to at least one expert");
+    k.dimension("xp", xp, "D", pr.c(), xr.c(), "x " + x.describe());
+    intVector(k, "perm", perm, pr.r(), "N (rows of xp)");
+    k.disjoint("xp", xp, "x", x);
+    k.disjoint("xp", xp, "perm", perm);
+    k.indices("perm", perm, Math.multiplyExact(xr.r(), (long) kk), "T*k assignments", false, 0);
+    return new Moe(xr.r(), kk, xr.c(), pr.r(), xr, pr, null);
+  }
+
+  /** dxp [N, D], slots I32 [T, k] in [-1, N), dx [T, D] (accumulated). */
+  static Moe checkMoeGatherBackward(Checks k, Tensor dxp, Tensor slots, Tensor dx) {
+    Checks.Rows pr = k.rows("dxp", k.real("dxp", dxp));
+    Checks.Rows xr = k.rows("dx", k.real("dx", dx));
+    k.dimension("dx", dx, "D", xr.c(), pr.c(), "dxp " + dxp.describe());
+    k.present("slots", slots);
+    if (slots.rank() != 2) {
+      throw k.fail("argument 'slots' (" + slots + ") must be rank 2 [T, k] (from the dispatch)");
+    }
+    intMatrix(k, "slots", slots, xr.r(), slots.dim(1), "T tokens (rows of dx) x k");
+    k.disjoint("dx", dx, "dxp", dxp);
+    k.disjoint("dx", dx, "slots", slots);
+    k.indices("slots", slots, pr.r(), "N, rows of dxp", true, -1);
+    return new Moe(xr.r(), slots.dim(1), xr.c(), pr.r(), xr, pr, null);
+  }
+
+  /** yp [N, D], slots I32 [T, k] in [-1, N), weights [T, k], out [T, D] (written). */
+  static Moe checkMoeCombine(Checks k, Tensor yp, Tensor slots, Tensor weights, Tensor out) {
+    Checks.Rows pr = k.rows("yp", k.real("yp", yp));
+    Checks.Rows or = k.rows("out", k.real("out", out));
+    k.dimension("out", out, "D", or.c(), pr.c(), "yp " + yp.describe());
+    k.present("slots", slots);
+    if (slots.rank() != 2) {
+      throw k.fail("argument 'slots' (" + slots + ") must be rank 2 [T, k] (from the dispatch)");
+    }
+    long kk = slots.dim(1);
+    intMatrix(k, "slots", slots, or.r(), kk, "T tokens (rows of out) x k");
+    k.contiguous("weights", k.real("weights", weights));
+    if (weights.rank() != 2 || weights.dim(0) != or.r() || weights.dim(1) != kk) {
+      throw k.fail("argument 'weights' (" + weights + ") must have shape [" + or.r() + ", " + kk + "], the shape of slots");
+    }
+    k.outputsDisjoint(
+        new String[] {"out"}, new Tensor[] {out}, new String[] {"yp", "slots", "weights"}, new Tensor[] {yp, slots, weights});
+    k.indices("slots", slots, pr.r(), "N, rows of yp", true, -1);
+    return new Moe(or.r(), kk, or.c(), pr.r(), or, pr, null);
+  }
+
+  /**
+   * dout [T, D], yp [N, D], perm I32 [N] in [0, T*k), slots I32 [T, k] in [-1, N), weights [T, k];
+   * dyp [N, D] and dweights [T, k] accumulated. Returns tokens = dout, permuted = yp, extra = dyp.
+   */
+  static Moe checkMoeCombineBackward(
+      Checks k, Tensor dout, Tensor yp, Tensor perm, Tensor slots, Tensor weights, Tensor dyp, Tensor dweights) {
+    Checks.Rows gr = k.rows("dout", k.real("dout", dout));
+    Checks.Rows pr = k.rows("yp", k.real("yp", yp));
+    k.dimension("yp", yp, "D", pr.c(), gr.c(), "dout " + dout.describe());
+    k.sameShape("dyp", k.real("dyp", dyp), "yp", yp);
+    Checks.Rows dr = k.rows("dyp", dyp);
+    k.present("slots", slots);
+    if (slots.rank() != 2) {
+      throw k.fail("argument 'slots' (" + slots + ") must be rank 2 [T, k] (from the dispatch)");
+    }
+    long kk = slots.dim(1);
+    intMatrix(k, "slots", slots, gr.r(), kk, "T tokens (rows of dout) x k");
+    intVector(k, "perm", perm, pr.r(), "N (rows of yp)");
+    k.contiguous("weights", k.real("weights", weights));
+    k.contiguous("dweights", k.real("dweights", dweights));
+    for (Tensor w : new Tensor[] {weights, dweights}) {
+      if (w.rank() != 2 || w.dim(0) != gr.r() || w.dim(1) != kk) {
+        throw k.fail("argument " + (w == weights ? "'weights'" : "'dweights'") + " (" + w + ") must have shape ["
+            + gr.r() + ", " + kk + "], the shape of slots");
+      }
+    }
+    k.outputsDisjoint(
+        new String[] {"dyp", "dweights"}, new Tensor[] {dyp, dweights},
+        new String[] {"dout", "yp", "perm", "slots", "weights"}, new Tensor[] {dout, yp, perm, slots, weights});
+    k.indices("perm", perm, Math.multiplyExact(gr.r(), kk), "T*k assignments", false, 0);
+    k.indices("slots", slots, pr.r(), "N, rows of yp", true, -1);
+    return new Moe(gr.r(), kk, gr.c(), pr.r(), gr, pr, dr);
+  }
+
+  static void checkSwigluForward(Checks k, Tensor h1, Tensor h3, Tensor out) {
+    k.contiguous("h1", k.real("h1", h1));
+    k.contiguous("h3", k.sameShape("h3", k.real("h3", h3), "h1", h1));
+    k.contiguous("out", k.sameShape("out", k.real("out", out), "h1", h1));
+    k.disjoint("out", out, "h1", h1);
+    k.disjoint("out", out, "h3", h3);
+  }
+
+  static void checkSwigluBackward(Checks k, Tensor h1, Tensor h3, Tensor dout, Tensor dh1, Tensor dh3) {
+    k.contiguous("h1", k.real("h1", h1));
+    k.contiguous("h3", k.sameShape("h3", k.real("h3", h3), "h1", h1));
+    k.contiguous("dout", k.sameShape("dout", k.real("dout", dout), "h1", h1));
+    k.contiguous("dh1", k.sameShape("dh1", k.real("dh1", dh1), "h1", h1));
+    k.contiguous("dh3", k.sameShape("dh3", k.real("dh3", dh3), "h1", h1));
+    k.outputsDisjoint(
+        new String[] {"dh1", "dh3"}, new Tensor[] {dh1, dh3},
+        new String[] {"h1", "h3", "dout"}, new Tensor[] {h1, h3, dout});
+  }
+
+  // ------------------------------------------------------------------ selective SSM (Mamba-1)
+
+  /** Derived sizes and row strides of a conv1d or selective-scan call. */
+  record Ssm(long batch, long len, long e, long n, Checks.Rows u, Checks.Rows delta, Checks.Rows b,
+      Checks.Rows c, Checks.Rows z, long chunks) {}
+
+  /** Sizes of a causal conv1d call: x / y rows, channels E, taps K. */
+  record Conv(long batch, long len, long e, long k, Checks.Rows x, Checks.Rows y) {}
+
+  private static long sequenceLength(Checks k, int batch, long rows, String name) {
+    k.positive("batch", batch, "the number of sequences");
+    if (rows % batch != 0) {
+      throw k.fail(
+          "argument '" + name + "' has " + rows + " rows, not a multiple of batch=" + batch
+              + ": rows must be batch * L (token-major, row b * L + t)");
+    }
+    long len = rows / batch;
+    k.positive("L (rows / batch)", len, "a sequence needs at least one token");
+    return len;
+  }
+
+  private static void optionalVector(Checks k, String name, Tensor t, long n, String label) {
+    if (t != null) {
+      k.count(name, k.real(name, t), n, label);
+    }
+  }
+
+  private static Conv checkConv(Checks k, int batch, Tensor x, Tensor w, Tensor bias, Tensor y) {
+    Checks.Rows xr = k.rows("x", k.real("x", x));
+    Checks.Rows wr = k.rows("w", k.contiguous("w", k.real("w", w)));
+    k.dimension("w", w, "E", wr.r(), xr.c(), "columns of x");
+    k.positive("K (taps of w)", wr.c(), "the convolution needs at least one tap");
+    optionalVector(k, "bias", bias, xr.c(), "E");
+    Checks.Rows yr = null;
+    if (y != null) {
+      k.sameShape("y", k.real("y", y), "x", x);
+      yr = k.rows("y", y);
+    }
+    long len = sequenceLength(k, batch, xr.r(), "x");
+    return new Conv(batch, len, xr.c(), wr.c(), xr, yr);
+  }
+
+  static Conv checkConvForward(Checks k, int batch, Tensor x, Tensor w, Tensor bias, Tensor y) {
+    k.present("y", y);
+    Conv s = checkConv(k, batch, x, w, bias, y);
+    k.outputsDisjoint(new String[] {"y"}, new Tensor[] {y}, new String[] {"x", "w", "bias"},
+        new Tensor[] {x, w, bias == null ? x : bias});
+    return s;
+  }
+
+  /** Returns the sizes with {@code y} = dy's rows and dx's rows in {@code x}'s slot of a second record. */
+  static Conv[] checkConvBackward(
+      Checks k, int batch, Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor dbias) {
+    k.present("dy", dy);
+    Conv s = checkConv(k, batch, x, w, null, dy);
+    k.sameShape("dx", k.real("dx", dx), "x", x);
+    Checks.Rows dxr = k.rows("dx", dx);
+    k.sameShape("dw", k.contiguous("dw", k.real("dw", dw)), "w", w);
+    optionalVector(k, "dbias", dbias, s.e(), "E");
+    k.outputsDisjoint(
+        new String[] {"dx", "dw", "dbias"}, new Tensor[] {dx, dw, dbias},
+        new String[] {"x", "w", "dy"}, new Tensor[] {x, w, dy});
+    return new Conv[] {s, new Conv(batch, s.len(), s.e(), s.k(), dxr, s.y())};
+  }
+
+  static Conv checkConvStep(Checks k, Tensor x, Tensor state, Tensor w, Tensor bias, Tensor y) {
+    Checks.Rows xr = k.rows("x", k.real("x", x));
+    Checks.Rows wr = k.rows("w", k.contiguous("w", k.real("w", w)));
+    k.dimension("w", w, "E", wr.r(), xr.c(), "columns of x");
+    k.positive("K (taps of w)", wr.c(), "the convolution needs at least one tap");
+    optionalVector(k, "bias", bias, xr.c(), "E");
+    k.count("state", k.real("state", state), Math.multiplyExact(xr.r(), Math.multiplyExact(wr.c(), xr.c())),
+        "batch*K*E (state [batch, K, E])");
+    k.sameShape("y", k.real("y", y), "x", x);
+    Checks.Rows yr = k.rows("y", y);
+    k.outputsDisjoint(new String[] {"state", "y"}, new Tensor[] {state, y}, new String[] {"x", "w", "bias"},
+        new Tensor[] {x, w, bias == null ? x : bias});
+    return new Conv(xr.r(), 1, xr.c(), wr.c(), xr, yr);
+  }
+
+  /** The scan operands; {@code step}: rows are the batch (L = 1). */
+  static Ssm checkScan(Checks k, SelectiveScan s, boolean step) {
+    if (s == null) {
+      throw k.fail("argument 'scan' is null; pass a SelectiveScan");
+    }
+    Checks.Rows ur = k.rows("u", k.real("u", s.u()));
+    long e = ur.c();
+    k.positive("E (columns of u)", e, "the scan needs at least one channel");
+    k.sameShape("delta", k.real("delta", s.delta()), "u", s.u());
+    Checks.Rows dr = k.rows("delta", s.delta());
+    Checks.Rows ar = k.rows("A", k.contiguous("A", k.real("A", s.a())));
+    k.dimension("A", s.a(), "E", ar.r(), e, "columns of u");
+    long n = ar.c();
+    k.positive("N (columns of A)", n, "the state needs at least one dimension");
+    if (n > SelectiveScan.MAX_STATE) {
+      throw k.fail("d_state N=" + n + " exceeds the kernels' limit " + SelectiveScan.MAX_STATE);
+    }
+    Checks.Rows br = k.rows("B", k.real("B", s.b()));
+    k.dimension("B", s.b(), "rows", br.r(), ur.r(), "rows of u");
+    k.dimension("B", s.b(), "N", br.c(), n, "columns of A");
+    Checks.Rows cr = k.rows("C", k.real("C", s.c()));
+    k.dimension("C", s.c(), "rows", cr.r(), ur.r(), "rows of u");
+    k.dimension("C", s.c(), "N", cr.c(), n, "columns of A");
+    optionalVector(k, "D", s.d(), e, "E");
+    optionalVector(k, "deltaBias", s.deltaBias(), e, "E");
+    Checks.Rows zr = null;
+    if (s.z() != null) {
+      k.sameShape("z", k.real("z", s.z()), "u", s.u());
+      zr = k.rows("z", s.z());
+    }
+    long len;
+    if (step) {
+      k.dimension("u", s.u(), "rows", ur.r(), s.batch(), "batch (a step has one token per sequence)");
+      len = 1;
+    } else {
+      len = sequenceLength(k, s.batch(), ur.r(), "u");
+    }
+    k.positive("chunk", s.chunk(), "tokens between saved states");
+    return new Ssm(s.batch(), len, e, n, ur, dr, br, cr, zr, SelectiveScan.numChunks(len, s.chunk()));
+  }
+
+  private static Tensor[] scanInputs(SelectiveScan s) {
+    return new Tensor[] {s.u(), s.delta(), s.a(), s.b(), s.c(), s.d() == null ? s.u() : s.d(),
+        s.z() == null ? s.u() : s.z(), s.deltaBias() == null ? s.u() : s.deltaBias()};
+  }
+
+  private static final String[] SCAN_INPUT_NAMES = {"u", "delta", "A", "B", "C", "D", "z", "deltaBias"};
+
+  static Ssm checkScanForward(Checks k, SelectiveScan s, Tensor y, Tensor lastState, Tensor chunkStates) {
+    Ssm m = checkScan(k, s, false);
+    k.sameShape("y", k.real("y", y), "u", s.u());
+    long state = Math.multiplyExact(m.batch(), Math.multiplyExact(m.e(), m.n()));
+    if (lastState != null) {
+      k.count("lastState", k.real("lastState", lastState), state, "batch*E*N");
+    }
+    if (chunkStates != null) {
+      k.count("chunkStates", k.real("chunkStates", chunkStates), Math.multiplyExact(state, m.chunks()),
+          "batch*ceil(L/chunk)*E*N");
+    }
+    k.outputsDisjoint(new String[] {"y", "lastState", "chunkStates"}, new Tensor[] {y, lastState, chunkStates},
+        SCAN_INPUT_NAMES, scanInputs(s));
+    return m;
+  }
+
+  static Ssm checkScanBackward(Checks k, SelectiveScan s, Tensor chunkStates, Tensor dy, SelectiveScanGrads g) {
+    Ssm m = checkScan(k, s, false);
+    long state = Math.multiplyExact(m.batch(), Math.multiplyExact(m.e(), m.n()));
+    k.count("chunkStates", k.real("chunkStates", chunkStates), Math.multiplyExact(state, m.chunks()),
+        "batch*ceil(L/chunk)*E*N, the forward's saved states");
+    k.sameShape("dy", k.real("dy", dy), "u", s.u());
+    if (g == null) {
+      throw k.fail("argument 'grads' is null; pass a SelectiveScanGrads");
+    }
+    k.sameShape("du", k.real("du", g.du()), "u", s.u());
+    k.sameShape("dDelta", k.real("dDelta", g.dDelta()), "u", s.u());
+    k.sameShape("dA", k.contiguous("dA", k.real("dA", g.dA())), "A", s.a());
+    k.sameShape("dB", k.real("dB", g.dB()), "B", s.b());
+    k.sameShape("dC", k.real("dC", g.dC()), "C", s.c());
+    pairedGradient(k, "D", s.d(), "dD", g.dD());
+    pairedGradient(k, "z", s.z(), "dz", g.dz());
+    pairedGradient(k, "deltaBias", s.deltaBias(), "dDeltaBias", g.dDeltaBias());
+    if (g.dD() != null) {
+      k.count("dD", g.dD(), m.e(), "E");
+    }
+    if (g.dz() != null) {
+      k.sameShape("dz", g.dz(), "z", s.z());
+    }
+    if (g.dDeltaBias() != null) {
+      k.count("dDeltaBias", g.dDeltaBias(), m.e(), "E");
+    }
+    Tensor[] ins = scanInputs(s);
+    Tensor[] allIns = java.util.Arrays.copyOf(ins, ins.length + 2);
+    allIns[ins.length] = chunkStates;
+    allIns[ins.length + 1] = dy;
+    String[] allNames = java.util.Arrays.copyOf(SCAN_INPUT_NAMES, SCAN_INPUT_NAMES.length + 2);
+    allNames[SCAN_INPUT_NAMES.length] = "chunkStates";
+    allNames[SCAN_INPUT_NAMES.length + 1] = "dy";
+    k.outputsDisjoint(
+        new String[] {"du", "dDelta", "dA", "dB", "dC", "dD", "dz", "dDeltaBias"},
+        new Tensor[] {g.du(), g.dDelta(), g.dA(), g.dB(), g.dC(), g.dD(), g.dz(), g.dDeltaBias()},
+        allNames, allIns);
+    return m;
+  }
+
+  private static void pairedGradient(Checks k, String input, Tensor in, String grad, Tensor g) {
+    if ((in == null) != (g == null)) {
+      throw k.fail(
+          "argument '" + grad + "' must be " + (in == null ? "null because '" + input + "' is null"
+              : "non-null because '" + input + "' is given") + " (a gradient exists exactly for a present input)");
+    }
+    if (g != null) {
+      k.real(grad, g);
+    }
+  }
+
+  static Ssm checkScanStep(Checks k, SelectiveScan s, Tensor state, Tensor y) {
+    Ssm m = checkScan(k, s, true);
+    k.count("state", k.real("state", state), Math.multiplyExact(m.batch(), Math.multiplyExact(m.e(), m.n())),
+        "batch*E*N (state [batch, E, N])");
+    k.sameShape("y", k.real("y", y), "u", s.u());
+    k.outputsDisjoint(new String[] {"state", "y"}, new Tensor[] {state, y}, SCAN_INPUT_NAMES, scanInputs(s));
+    return m;
+  }
 }

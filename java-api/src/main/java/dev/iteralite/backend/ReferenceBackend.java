@@ -528,4 +528,453 @@ public final class ReferenceBackend implements Backend {
     m.copyFrom(mv);
     v.copyFrom(vv);
   }
+  // ------------------------------------------------------------------ mixture of experts
+
+  @Override
+  public void moeTopK(Tensor probs, Tensor ids, Tensor weights) {
+    Ops.Moe s = Ops.checkMoeTopK(Checks.reference("moeTopK"), probs, ids, weights);
+    int t = (int) s.t();
+    int e = (int) s.d();
+    int k = (int) s.k();
+    double[] p = probs.toDoubleArray();
+    int[] id = new int[t * k];
+    double[] w = new double[t * k];
+    for (int row = 0; row < t; row++) {
+      boolean[] taken = new boolean[e];
+      double sum = 0;
+      for (int j = 0; j < k; j++) {
+        // Largest untaken probability; strict '>' keeps the lower index on ties.
+        int best = -1;
+        for (int x = 0; x < e; x++) {
+          if (!taken[x] && (best < 0 || p[row * e + x] > p[row * e + best])) {
+            best = x;
+          }
+        }
+        taken[best] = true;
+        id[row * k + j] = best;
+        sum += p[row * e + best];
+      }
+      for (int j = 0; j < k; j++) {
+        w[row * k + j] = p[row * e + id[row * k + j]] / sum;
+      }
+    }
+    ids.copyFrom(id);
+    weights.copyFrom(w);
+  }
+
+  @Override
+  public int moeDispatch(
+      Tensor ids, int experts, long capacity, Tensor routed, Tensor offsets, Tensor slots, Tensor perm) {
+    Ops.Moe s =
+        Ops.checkMoeDispatch(Checks.reference("moeDispatch"), ids, experts, capacity, routed, offsets, slots, perm);
+    int a = (int) s.n();
+    int[] id = ids.toIntArray();
+    int[] rt = new int[experts];
+    int[] off = new int[experts + 1];
+    int[] sl = new int[a];
+    int[] pm = new int[a];
+    java.util.Arrays.fill(sl, -1);
+    java.util.Arrays.fill(pm, -1);
+    int row = 0;
+    for (int e = 0; e < experts; e++) {
+      off[e] = row;
+      for (int i = 0; i < a; i++) {
+        if (id[i] != e) {
+          continue;
+        }
+        if (capacity <= 0 || rt[e] < capacity) {
+          sl[i] = row;
+          pm[row++] = i;
+        }
+        rt[e]++;
+      }
+    }
+    off[experts] = row;
+    routed.copyFrom(rt);
+    offsets.copyFrom(off);
+    slots.copyFrom(sl);
+    perm.copyFrom(pm);
+    return row;
+  }
+
+  @Override
+  public void moeGather(Tensor x, Tensor perm, int kPerToken, Tensor xp) {
+    Ops.Moe s = Ops.checkMoeGather(Checks.reference("moeGather"), x, perm, kPerToken, xp);
+    int d = (int) s.d();
+    int[] pm = perm.toIntArray();
+    double[] xv = x.toDoubleArray();
+    double[] out = new double[pm.length * d];
+    for (int r = 0; r < pm.length; r++) {
+      System.arraycopy(xv, (pm[r] / kPerToken) * d, out, r * d, d);
+    }
+    xp.copyFrom(out);
+  }
+
+  @Override
+  public void moeGatherBackward(Tensor dxp, Tensor slots, Tensor dx) {
+    Ops.Moe s = Ops.checkMoeGatherBackward(Checks.reference("moeGatherBackward"), dxp, slots, dx);
+    int t = (int) s.t();
+    int k = (int) s.k();
+    int d = (int) s.d();
+    int[] sl = slots.toIntArray();
+    double[] g = dxp.toDoubleArray();
+    double[] out = dx.toDoubleArray();
+    for (int i = 0; i < t * k; i++) {
+      if (sl[i] >= 0) {
+        for (int c = 0; c < d; c++) {
+          out[(i / k) * d + c] += g[sl[i] * d + c];
+        }
+      }
+    }
+    dx.copyFrom(out);
+  }
+
+  @Override
+  public void moeCombine(Tensor yp, Tensor slots, Tensor weights, Tensor out) {
+    Ops.Moe s = Ops.checkMoeCombine(Checks.reference("moeCombine"), yp, slots, weights, out);
+    int t = (int) s.t();
+    int k = (int) s.k();
+    int d = (int) s.d();
+    int[] sl = slots.toIntArray();
+    double[] w = weights.toDoubleArray();
+    double[] y = yp.toDoubleArray();
+    double[] o = new double[t * d];
+    for (int i = 0; i < t * k; i++) {
+      if (sl[i] >= 0) {
+        for (int c = 0; c < d; c++) {
+          o[(i / k) * d + c] += w[i] * y[sl[i] * d + c];
+        }
+      }
+    }
+    out.copyFrom(o);
+  }
+
+  @Override
+  public void moeCombineBackward(
+      Tensor dout, Tensor yp, Tensor perm, Tensor slots, Tensor weights, Tensor dyp, Tensor dweights) {
+    Ops.Moe s = Ops.checkMoeCombineBackward(
+        Checks.reference("moeCombineBackward"), dout, yp, perm, slots, weights, dyp, dweights);
+    int t = (int) s.t();
+    int k = (int) s.k();
+    int d = (int) s.d();
+    int[] pm = perm.toIntArray();
+    int[] sl = slots.toIntArray();
+    double[] w = weights.toDoubleArray();
+    double[] g = dout.toDoubleArray();
+    double[] y = yp.toDoubleArray();
+    double[] dy = dyp.toDoubleArray();
+    double[] dw = dweights.toDoubleArray();
+    for (int r = 0; r < pm.length; r++) {
+      int a = pm[r];
+      for (int c = 0; c < d; c++) {
+        dy[r * d + c] += w[a] * g[(a / k) * d + c];
+      }
+    }
+    for (int a = 0; a < t * k; a++) {
+      if (sl[a] >= 0) {
+        double dot = 0;
+        for (int c = 0; c < d; c++) {
+          dot += g[(a / k) * d + c] * y[sl[a] * d + c];
+        }
+        dw[a] += dot;
+      }
+    }
+    dyp.copyFrom(dy);
+    dweights.copyFrom(dw);
+  }
+
+  @Override
+  public void swigluForward(Tensor h1, Tensor h3, Tensor out) {
+    Ops.checkSwigluForward(Checks.reference("swigluForward"), h1, h3, out);
+    double[] a = h1.toDoubleArray();
+    double[] b = h3.toDoubleArray();
+    double[] o = new double[a.length];
+    for (int i = 0; i < a.length; i++) {
+      o[i] = a[i] / (1 + Math.exp(-a[i])) * b[i];
+    }
+    out.copyFrom(o);
+  }
+
+  @Override
+  public void swigluBackward(Tensor h1, Tensor h3, Tensor dout, Tensor dh1, Tensor dh3) {
+    Ops.checkSwigluBackward(Checks.reference("swigluBackward"), h1, h3, dout, dh1, dh3);
+    double[] a = h1.toDoubleArray();
+    double[] b = h3.toDoubleArray();
+    double[] g = dout.toDoubleArray();
+    double[] d1 = dh1.toDoubleArray();
+    double[] d3 = dh3.toDoubleArray();
+    for (int i = 0; i < a.length; i++) {
+      double sg = 1 / (1 + Math.exp(-a[i]));
+      d1[i] += g[i] * b[i] * sg * (1 + a[i] * (1 - sg));
+      d3[i] += g[i] * a[i] * sg;
+    }
+    dh1.copyFrom(d1);
+    dh3.copyFrom(d3);
+  }
+
+  // ------------------------------------------------------------------ selective SSM (Mamba-1)
+  // Straight transcriptions of kernel-facts §1.2-1.5 in double, one channel at a time; the oracle
+  // of the CPU kernels. Arrays are in logical (row-major) order, whatever the tensors' strides.
+
+  private static double[] orNull(Tensor t) {
+    return t == null ? null : t.toDoubleArray();
+  }
+
+  private static double sigmoid(double x) {
+    return 1.0 / (1.0 + Math.exp(-x));
+  }
+
+  /** softplus with the kernels' identity above 20. */
+  private static double softplus(double x) {
+    return x > 20.0 ? x : Math.log1p(Math.exp(x));
+  }
+
+  @Override
+  public void causalConv1dForward(int batch, Tensor x, Tensor w, Tensor bias, Tensor y) {
+    Ops.Conv s = Ops.checkConvForward(Checks.reference("causalConv1dForward"), batch, x, w, bias, y);
+    int len = (int) s.len(), e = (int) s.e(), kk = (int) s.k();
+    double[] xv = x.toDoubleArray(), wv = w.toDoubleArray(), bv = orNull(bias);
+    double[] yv = new double[xv.length];
+    for (int b = 0; b < batch; b++) {
+      for (int t = 0; t < len; t++) {
+        for (int c = 0; c < e; c++) {
+          double acc = bv == null ? 0 : bv[c];
+          for (int k = 0; k < kk; k++) {
+            int src = t - (kk - 1) + k;
+            if (src >= 0) {
+              acc += wv[c * kk + k] * xv[(b * len + src) * e + c];
+            }
+          }
+          yv[(b * len + t) * e + c] = acc;
+        }
+      }
+    }
+    y.copyFrom(yv);
+  }
+
+  @Override
+  public void causalConv1dBackward(int batch, Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor dbias) {
+    Ops.Conv s = Ops.checkConvBackward(Checks.reference("causalConv1dBackward"), batch, x, w, dy, dx, dw, dbias)[0];
+    int len = (int) s.len(), e = (int) s.e(), kk = (int) s.k();
+    double[] xv = x.toDoubleArray(), wv = w.toDoubleArray(), gv = dy.toDoubleArray();
+    double[] dxv = dx.toDoubleArray(), dwv = dw.toDoubleArray(), dbv = orNull(dbias);
+    for (int b = 0; b < batch; b++) {
+      for (int t = 0; t < len; t++) {
+        for (int c = 0; c < e; c++) {
+          double g = gv[(b * len + t) * e + c];
+          if (dbv != null) {
+            dbv[c] += g;
+          }
+          for (int k = 0; k < kk; k++) {
+            int src = t - (kk - 1) + k;
+            if (src >= 0) {
+              dwv[c * kk + k] += g * xv[(b * len + src) * e + c];
+              dxv[(b * len + src) * e + c] += g * wv[c * kk + k];
+            }
+          }
+        }
+      }
+    }
+    dx.copyFrom(dxv);
+    dw.copyFrom(dwv);
+    if (dbias != null) {
+      dbias.copyFrom(dbv);
+    }
+  }
+
+  @Override
+  public void causalConv1dStep(Tensor x, Tensor state, Tensor w, Tensor bias, Tensor y) {
+    Ops.Conv s = Ops.checkConvStep(Checks.reference("causalConv1dStep"), x, state, w, bias, y);
+    int rows = (int) s.batch(), e = (int) s.e(), kk = (int) s.k();
+    double[] xv = x.toDoubleArray(), sv = state.toDoubleArray(), wv = w.toDoubleArray(), bv = orNull(bias);
+    double[] yv = new double[rows * e];
+    for (int b = 0; b < rows; b++) {
+      int base = b * kk * e;  // state [K, E] of this row, oldest first
+      System.arraycopy(sv, base + e, sv, base, (kk - 1) * e);
+      System.arraycopy(xv, b * e, sv, base + (kk - 1) * e, e);
+      for (int c = 0; c < e; c++) {
+        double acc = bv == null ? 0 : bv[c];
+        for (int k = 0; k < kk; k++) {
+          acc += wv[c * kk + k] * sv[base + k * e + c];
+        }
+        yv[b * e + c] = acc;
+      }
+    }
+    state.copyFrom(sv);
+    y.copyFrom(yv);
+  }
+
+  /** The scan's inputs as logical arrays. */
+  private record ScanData(double[] u, double[] delta, double[] a, double[] b, double[] c, double[] d, double[] z,
+      double[] bias, boolean useSoftplus) {
+    static ScanData of(SelectiveScan s) {
+      return new ScanData(s.u().toDoubleArray(), s.delta().toDoubleArray(), s.a().toDoubleArray(),
+          s.b().toDoubleArray(), s.c().toDoubleArray(), orNull(s.d()), orNull(s.z()), orNull(s.deltaBias()),
+          s.deltaSoftplus());
+    }
+
+    double rawDelta(int row, int e, int ch) {
+      return delta[row * e + ch] + (bias == null ? 0 : bias[ch]);
+    }
+
+    double delta(int row, int e, int ch) {
+      double raw = rawDelta(row, e, ch);
+      return useSoftplus ? softplus(raw) : raw;
+    }
+  }
+
+  @Override
+  public void selectiveScanForward(SelectiveScan scan, Tensor y, Tensor lastState, Tensor chunkStates) {
+    Ops.Ssm m = Ops.checkScanForward(Checks.reference("selectiveScanForward"), scan, y, lastState, chunkStates);
+    int len = (int) m.len(), e = (int) m.e(), n = (int) m.n(), nc = (int) m.chunks(), chunk = scan.chunk();
+    ScanData s = ScanData.of(scan);
+    double[] yv = new double[m.batch() == 0 ? 0 : (int) (m.batch() * len * e)];
+    double[] last = new double[(int) (m.batch() * e * n)];
+    double[] chunks = new double[(int) (m.batch() * nc * e * n)];
+    double[] h = new double[n];
+    for (int b = 0; b < scan.batch(); b++) {
+      for (int ch = 0; ch < e; ch++) {
+        java.util.Arrays.fill(h, 0);
+        for (int t = 0; t < len; t++) {
+          int row = b * len + t;
+          double d = s.delta(row, e, ch);
+          double u = s.u[row * e + ch];
+          double acc = s.d == null ? 0 : s.d[ch] * u;
+          for (int i = 0; i < n; i++) {
+            h[i] = Math.exp(d * s.a[ch * n + i]) * h[i] + d * s.b[row * n + i] * u;
+            acc += s.c[row * n + i] * h[i];
+          }
+          if (s.z != null) {
+            double z = s.z[row * e + ch];
+            acc *= z * sigmoid(z);
+          }
+          yv[row * e + ch] = acc;
+          if ((t + 1) % chunk == 0 || t == len - 1) {
+            System.arraycopy(h, 0, chunks, ((b * nc + t / chunk) * e + ch) * n, n);
+          }
+        }
+        System.arraycopy(h, 0, last, (b * e + ch) * n, n);
+      }
+    }
+    y.copyFrom(yv);
+    if (lastState != null) {
+      lastState.copyFrom(last);
+    }
+    if (chunkStates != null) {
+      chunkStates.copyFrom(chunks);
+    }
+  }
+
+  @Override
+  public void selectiveScanBackward(SelectiveScan scan, Tensor chunkStates, Tensor dy, SelectiveScanGrads g) {
+    Ops.Ssm m = Ops.checkScanBackward(Checks.reference("selectiveScanBackward"), scan, chunkStates, dy, g);
+    int len = (int) m.len(), e = (int) m.e(), n = (int) m.n();
+    ScanData s = ScanData.of(scan);
+    double[] gy = dy.toDoubleArray();
+    double[] du = g.du().toDoubleArray(), dDelta = g.dDelta().toDoubleArray(), dA = g.dA().toDoubleArray();
+    double[] dB = g.dB().toDoubleArray(), dC = g.dC().toDoubleArray();
+    double[] dD = orNull(g.dD()), dz = orNull(g.dz()), dBias = orNull(g.dDeltaBias());
+    // All states of one channel of one sequence, row 0 = h_{-1} = 0 (the oracle favours clarity;
+    // the kernels recompute per chunk instead).
+    double[] hs = new double[(len + 1) * n];
+    double[] lam = new double[n];
+    for (int b = 0; b < scan.batch(); b++) {
+      for (int ch = 0; ch < e; ch++) {
+        java.util.Arrays.fill(hs, 0, n, 0);
+        for (int t = 0; t < len; t++) {
+          int row = b * len + t;
+          double d = s.delta(row, e, ch);
+          double u = s.u[row * e + ch];
+          for (int i = 0; i < n; i++) {
+            hs[(t + 1) * n + i] = Math.exp(d * s.a[ch * n + i]) * hs[t * n + i] + d * s.b[row * n + i] * u;
+          }
+        }
+        java.util.Arrays.fill(lam, 0);
+        for (int t = len - 1; t >= 0; t--) {
+          int row = b * len + t;
+          double raw = s.rawDelta(row, e, ch);
+          double d = s.useSoftplus ? softplus(raw) : raw;
+          double slope = s.useSoftplus && raw <= 20.0 ? sigmoid(raw) : 1.0;
+          double u = s.u[row * e + ch];
+          double g0 = gy[row * e + ch];
+          double gPre = g0;  // gradient w.r.t. y before the gate
+          if (s.z != null) {
+            double y = s.d == null ? 0 : s.d[ch] * u;
+            for (int i = 0; i < n; i++) {
+              y += s.c[row * n + i] * hs[(t + 1) * n + i];
+            }
+            double z = s.z[row * e + ch];
+            double sg = sigmoid(z);
+            dz[row * e + ch] += g0 * y * sg * (1 + z * (1 - sg));
+            gPre = g0 * z * sg;
+          }
+          double gu = 0, gd = 0;
+          if (s.d != null) {
+            dD[ch] += gPre * u;
+            gu += s.d[ch] * gPre;
+          }
+          for (int i = 0; i < n; i++) {
+            double a = s.a[ch * n + i];
+            double bn = s.b[row * n + i];
+            double da = Math.exp(d * a);
+            double hPrev = hs[t * n + i];
+            lam[i] += s.c[row * n + i] * gPre;
+            dC[row * n + i] += gPre * hs[(t + 1) * n + i];
+            dB[row * n + i] += lam[i] * d * u;
+            gu += lam[i] * d * bn;
+            gd += lam[i] * (bn * u + a * da * hPrev);
+            dA[ch * n + i] += lam[i] * d * da * hPrev;
+            lam[i] *= da;
+          }
+          du[row * e + ch] += gu;
+          dDelta[row * e + ch] += gd * slope;
+          if (dBias != null) {
+            dBias[ch] += gd * slope;
+          }
+        }
+      }
+    }
+    g.du().copyFrom(du);
+    g.dDelta().copyFrom(dDelta);
+    g.dA().copyFrom(dA);
+    g.dB().copyFrom(dB);
+    g.dC().copyFrom(dC);
+    if (dD != null) {
+      g.dD().copyFrom(dD);
+    }
+    if (dz != null) {
+      g.dz().copyFrom(dz);
+    }
+    if (dBias != null) {
+      g.dDeltaBias().copyFrom(dBias);
+    }
+  }
+
+  @Override
+  public void selectiveScanStep(SelectiveScan scan, Tensor state, Tensor y) {
+    Ops.Ssm m = Ops.checkScanStep(Checks.reference("selectiveScanStep"), scan, state, y);
+    int rows = (int) m.batch(), e = (int) m.e(), n = (int) m.n();
+    ScanData s = ScanData.of(scan);
+    double[] h = state.toDoubleArray();
+    double[] yv = new double[rows * e];
+    for (int b = 0; b < rows; b++) {
+      for (int ch = 0; ch < e; ch++) {
+        double d = s.delta(b, e, ch);
+        double u = s.u[b * e + ch];
+        double acc = s.d == null ? 0 : s.d[ch] * u;
+        int base = (b * e + ch) * n;
+        for (int i = 0; i < n; i++) {
+          h[base + i] = Math.exp(d * s.a[ch * n + i]) * h[base + i] + d * s.b[b * n + i] * u;
+          acc += s.c[b * n + i] * h[base + i];
+        }
+        if (s.z != null) {
+          double z = s.z[b * e + ch];
+          acc *= z * sigmoid(z);
+        }
+        yv[b * e + ch] = acc;
+      }
+    }
+    state.copyFrom(h);
+    y.copyFrom(yv);
+  }
 }

@@ -322,6 +322,22 @@ void itera_moe_combine_backward_ref(int64_t T, int64_t N, int64_t D, int64_t k,
  */
 void itera_swiglu_forward(int64_t n, const float* h1, const float* h3, float* out);
 void itera_swiglu_forward_ref(int64_t n, const float* h1, const float* h3, float* out);
+
+/* ---------------------------------------------------------------- decode attention step */
+/*
+ * Causal attention of one query token over T cached positions (one decode step, grouped-query):
+ * for head h (kv head g = h / (n_heads / n_kv_heads)) and t < T,
+ *   att[h * ldatt + t] = softmax_t(scale * q[h*hs : +hs] . k[t * ldkv + g*hs : +hs]),
+ *   out[h*hs + i]      = sum_t att[h * ldatt + t] * v[t * ldkv + g*hs + i].
+ * q and out hold n_heads * head_size floats; att is scratch of n_heads rows (ldatt >= T).
+ * Single-threaded (it is called once per layer per token).
+ */
+void itera_attention_step(int64_t n_heads, int64_t n_kv_heads, int64_t head_size, int64_t T,
+                          const float* q, const float* k, const float* v, int64_t ldkv,
+                          float scale, float* att, int64_t ldatt, float* out);
+void itera_attention_step_ref(int64_t n_heads, int64_t n_kv_heads, int64_t head_size, int64_t T,
+                              const float* q, const float* k, const float* v, int64_t ldkv,
+                              float scale, float* att, int64_t ldatt, float* out);
 void itera_swiglu_backward(int64_t n, const float* h1, const float* h3, const float* dout,
                            float* dh1, float* dh3);
 void itera_swiglu_backward_ref(int64_t n, const float* h1, const float* h3, const float* dout,

@@ -111,6 +111,8 @@ public final class IteraNative {
     public static native void itera_moe_combine_backward_ref(long T, long N, long D, long k, @Cast("const int32_t*") long perm, @Cast("const int32_t*") long slots, @Cast("const float*") long weights, @Cast("const float*") long dout, long lddo, @Cast("const float*") long yp, long ldyp, @Cast("float*") long dyp, long lddyp, @Cast("float*") long dweights);
     public static native void itera_swiglu_forward(long n, @Cast("const float*") long h1, @Cast("const float*") long h3, @Cast("float*") long out);
     public static native void itera_swiglu_forward_ref(long n, @Cast("const float*") long h1, @Cast("const float*") long h3, @Cast("float*") long out);
+    public static native void itera_attention_step(long n_heads, long n_kv_heads, long head_size, long T, @Cast("const float*") long q, @Cast("const float*") long k, @Cast("const float*") long v, long ldkv, float scale, @Cast("float*") long att, long ldatt, @Cast("float*") long out);
+    public static native void itera_attention_step_ref(long n_heads, long n_kv_heads, long head_size, long T, @Cast("const float*") long q, @Cast("const float*") long k, @Cast("const float*") long v, long ldkv, float scale, @Cast("float*") long att, long ldatt, @Cast("float*") long out);
     public static native void itera_swiglu_backward(long n, @Cast("const float*") long h1, @Cast("const float*") long h3, @Cast("const float*") long dout, @Cast("float*") long dh1, @Cast("float*") long dh3);
     public static native void itera_swiglu_backward_ref(long n, @Cast("const float*") long h1, @Cast("const float*") long h3, @Cast("const float*") long dout, @Cast("float*") long dh1, @Cast("float*") long dh3);
 

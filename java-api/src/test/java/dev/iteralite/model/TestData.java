@@ -1,0 +1,34 @@
+package dev.iteralite.model;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Locates the shared real-data folder: {@code -Ditera.data.dir}, else {@code <project root>/../shared/data}. */
+final class TestData {
+  private TestData() {}
+
+  static Path dir() {
+    String prop = System.getProperty("itera.data.dir");
+    if (prop != null && !prop.isBlank()) {
+      return Path.of(prop).toAbsolutePath().normalize();
+    }
+    // The project root is the topmost folder (from the working directory up) holding a pom.xml.
+    Path root = Path.of("").toAbsolutePath();
+    for (Path p = root; p != null; p = p.getParent()) {
+      if (Files.isRegularFile(p.resolve("pom.xml"))) {
+        root = p;
+      }
+    }
+    return root.resolve("../shared/data").normalize();
+  }
+
+  /** The data file, or skips the calling test with a message when it is absent. */
+  static Path require(String relative) {
+    Path f = dir().resolve(relative);
+    assumeTrue(Files.isRegularFile(f),
+        "real data " + f + " is absent: skipping (set -Ditera.data.dir or provide ../shared/data)");
+    return f;
+  }
+}

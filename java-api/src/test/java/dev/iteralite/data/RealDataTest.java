@@ -1,5 +1,6 @@
 package dev.iteralite.data;
 
+import dev.iteralite.testing.TestData;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,9 +9,7 @@ import dev.iteralite.tokenizer.ByteTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,26 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 class RealDataTest {
   @TempDir Path tmp;
 
-  static Path dataDir() {
-    String prop = System.getProperty("itera.data.dir");
-    Path dir;
-    if (prop != null && !prop.isBlank()) {
-      dir = Paths.get(prop);
-    } else {
-      Path root = Paths.get("").toAbsolutePath();
-      while (root != null && !(Files.exists(root.resolve("pom.xml")) && Files.isDirectory(root.resolve("java-api")))) {
-        root = root.getParent();
-      }
-      dir = root == null ? Paths.get("../shared/data") : root.resolve("../shared/data").normalize();
-    }
-    return dir.toAbsolutePath();
-  }
-
   private static Path dataFile(String relative) {
-    Path f = dataDir().resolve(relative);
-    Assumptions.assumeTrue(Files.isRegularFile(f), "real data absent, skipping: " + f + " not found (the data "
-        + "directory is -Ditera.data.dir if set, else ../shared/data relative to the project root)");
-    return f;
+    return TestData.require(relative);
   }
 
   private static long count(WikiText w, String word) {

@@ -1,5 +1,6 @@
 package dev.iteralite.model;
 
+import dev.iteralite.testing.TestData;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,15 +1,15 @@
-package dev.iteralite.model;
+package dev.iteralite.testing;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Locates the shared real-data folder: {@code -Ditera.data.dir}, else {@code <project root>/../shared/data}. */
-final class TestData {
+/** Test helper shared by every package: locates the shared real-data folder: {@code -Ditera.data.dir}, else {@code <project root>/../shared/data}. */
+public final class TestData {
   private TestData() {}
 
-  static Path dir() {
+  public static Path dir() {
     String prop = System.getProperty("itera.data.dir");
     if (prop != null && !prop.isBlank()) {
       return Path.of(prop).toAbsolutePath().normalize();
@@ -25,7 +25,7 @@ final class TestData {
   }
 
   /** The data file, or skips the calling test with a message when it is absent. */
-  static Path require(String relative) {
+  public static Path require(String relative) {
     Path f = dir().resolve(relative);
     assumeTrue(Files.isRegularFile(f),
         "real data " + f + " is absent: skipping (set -Ditera.data.dir or provide ../shared/data)");

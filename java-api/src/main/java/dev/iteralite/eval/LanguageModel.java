@@ -1,6 +1,6 @@
 package dev.iteralite.eval;
 
-import dev.iteralite.model.IteraLiteModel;
+import dev.iteralite.model.CausalLm;
 import java.util.Objects;
 
 /**
@@ -22,13 +22,13 @@ public interface LanguageModel {
    */
   double sumNll(int[] inputs, int[] targets, int batch);
 
-  /** Adapts an {@link IteraLiteModel} (its mean {@code loss} times the number of targets). */
-  static LanguageModel of(IteraLiteModel model) {
+  /** Adapts any {@link CausalLm} (its mean {@code loss} times the number of targets). */
+  static LanguageModel of(CausalLm model) {
     Objects.requireNonNull(model, "model");
     return new LanguageModel() {
       @Override
       public int vocabSize() {
-        return model.config().vocabSize();
+        return model.vocabSize();
       }
 
       @Override
@@ -38,7 +38,7 @@ public interface LanguageModel {
 
       @Override
       public String toString() {
-        return "IteraLiteModel(" + model.config() + ")";
+        return model.architecture() + "(" + model.config() + ")";
       }
     };
   }

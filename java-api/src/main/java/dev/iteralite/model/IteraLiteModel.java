@@ -35,7 +35,7 @@ import java.util.List;
  * blocks.i.ffn.{w1,w3,w2}.weight} (dense) or {@code blocks.i.moe.*} (see {@link
  * MixtureOfExperts}), {@code final_norm.weight}. The model owns its parameters; close it.
  */
-public final class IteraLiteModel implements AutoCloseable {
+public final class IteraLiteModel implements CausalLm {
   private final Backend backend;
   private final IteraLiteConfig config;
   private final Embedding embedding;
@@ -87,15 +87,85 @@ public final class IteraLiteModel implements AutoCloseable {
     this.params = b.build(dtype, seed);
   }
 
+  @Override
   public IteraLiteConfig config() {
     return config;
   }
 
+  @Override
   public Backend backend() {
     return backend;
   }
 
+  @Override
+  public String architecture() {
+    return "itera-lite";
+  }
+
+  @Override
+  public int vocabSize() {
+    return config.vocabSize();
+  }
+
+  /** Unbounded: the recurrent state has constant size. */
+  @Override
+  public int maxSequenceLength() {
+    return Integer.MAX_VALUE;
+  }
+
+  @Override
+  public double[] lastExpertLoad() {
+    int e = config.experts();
+    double[] load = new double[moes.size() * e];
+    for (int l = 0; l < moes.size(); l++) {
+      int[] counts = moes.get(l).lastRoutedCounts();
+      long total = 0;
+      for (int c : counts) {
+        total += c;
+      }
+      for (int i = 0; i < e && i < counts.length; i++) {
+        load[l * e + i] = total == 0 ? 0 : (double) counts[i] / total;
+      }
+    }
+    return load;
+  }
+
+  @Override
+  public DecodeSession newSession() {
+    State state = newState(1);
+    return new DecodeSession() {
+      @Override
+      public float[] prefill(int[] prompt) {
+        if (prompt == null || prompt.length == 0) {
+          throw new IllegalArgumentException("IteraLiteModel: the prompt needs at least one token");
+        }
+        return prefillLogits(prompt, state);
+      }
+
+      @Override
+      public float[] step(int token) {
+        return stepLogits(token, state);
+      }
+
+      @Override
+      public int position() {
+        return (int) Math.min(Integer.MAX_VALUE, state.position());
+      }
+
+      @Override
+      public int vocabSize() {
+        return config.vocabSize();
+      }
+
+      @Override
+      public void close() {
+        state.close();
+      }
+    };
+  }
+
   /** All parameters (owned by this model). */
+  @Override
   public ParameterSet parameters() {
     return params;
   }
@@ -111,6 +181,7 @@ public final class IteraLiteModel implements AutoCloseable {
   }
 
   /** Sum of the MoE auxiliary losses of the latest forward (already weighted). */
+  @Override
   public double lastAuxLoss() {
     return lastAuxLoss;
   }
@@ -122,6 +193,7 @@ public final class IteraLiteModel implements AutoCloseable {
    * @param targets next tokens, same layout; {@link LmHeadLoss#IGNORE_INDEX} skips a position
    * @return mean cross-entropy (nats per counted target) plus the MoE auxiliary losses
    */
+  @Override
   public double forwardBackward(int[] tokens, int[] targets, int batch, Arena arena) {
     Tensor h = forwardHidden(tokens, batch, arena);
     Tensor tgt = targetTensor(targets, tokens.length, arena);
@@ -142,6 +214,7 @@ public final class IteraLiteModel implements AutoCloseable {
   }
 
   /** Mean next-token cross-entropy (nats per counted target) without touching gradients. */
+  @Override
   public double loss(int[] tokens, int[] targets, int batch) {
     try (Arena arena = Arena.open()) {
       Tensor h = forwardHidden(tokens, batch, arena);

@@ -19,6 +19,8 @@ using itera::Kernels;
 constexpr int64_t kGemvUnit = 16;        // outputs per scheduling unit (one cache line of y)
 constexpr int64_t kGemvMinMacs = 1 << 15;  // multiply-adds per thread, at least
 constexpr int64_t kMaxGemvParts = 64;
+constexpr int64_t kGemmPanel = 16;                 // rows/columns of C per scheduling unit
+constexpr int64_t kGemmMinMacsPerPart = 1 << 20;   // ~10 us of work: below it one thread does it
 
 inline bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
@@ -50,8 +52,33 @@ void blas_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float al
                                     ldc, 0, 1);
     return;
   }
-  cblas_sgemm(CblasRowMajor, cblas_trans(transA), cblas_trans(transB), int(M), int(N), int(K),
-              alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+  // OpenBLAS runs single-threaded (see itera_set_num_threads): its own level-3 threading
+  // busy-waits on per-job flags, and on a 2-core machine where any other process takes a core
+  // that spin made training steps up to 8x slower. Instead the product is cut into row or column
+  // panels of C, one per worker of the project's pool (which sleeps instead of spinning).
+  const int64_t macs = M * N * K;
+  const int64_t max_parts = std::max<int64_t>(1, macs / kGemmMinMacsPerPart);
+  const int parts = int(std::min<int64_t>(max_parts, itera::num_threads()));
+  const bool split_rows = M >= N || N < parts * kGemmPanel;
+  const int64_t extent = split_rows ? M : N;
+  const int64_t units = (extent + kGemmPanel - 1) / kGemmPanel;
+  if (parts <= 1 || units < 2) {
+    cblas_sgemm(CblasRowMajor, cblas_trans(transA), cblas_trans(transB), int(M), int(N), int(K),
+                alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+    return;
+  }
+  itera::parallel_for(units, (units + parts - 1) / parts, [&](int64_t u0, int64_t u1) {
+    const int64_t b = u0 * kGemmPanel, e = std::min(extent, u1 * kGemmPanel);
+    if (split_rows) {  // rows b..e of op(A) and C
+      const float* a = transA ? A + b : A + b * lda;
+      cblas_sgemm(CblasRowMajor, cblas_trans(transA), cblas_trans(transB), int(e - b), int(N),
+                  int(K), alpha, a, int(lda), B, int(ldb), beta, C + b * ldc, int(ldc));
+    } else {  // columns b..e of op(B) and C
+      const float* bp = transB ? B + b * ldb : B + b;
+      cblas_sgemm(CblasRowMajor, cblas_trans(transA), cblas_trans(transB), int(M), int(e - b),
+                  int(K), alpha, A, int(lda), bp, int(ldb), beta, C + b, int(ldc));
+    }
+  });
 }
 
 }  // namespace

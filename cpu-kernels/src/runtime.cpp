@@ -68,6 +68,11 @@ const int g_max_isa = [] {
   return isa;
 }();
 std::atomic<int> g_isa{g_max_isa};
+// OpenBLAS is driven one thread per panel by the pool (gemm.cpp), from the first call on.
+const bool g_blas_single_threaded = [] {
+  openblas_set_num_threads(1);
+  return true;
+}();
 
 std::atomic<int64_t> g_live_bytes{0};
 std::atomic<int64_t> g_live_blocks{0};
@@ -228,7 +233,8 @@ int itera_set_isa(int isa) {
 
 void itera_set_num_threads(int n) {
   itera::set_num_threads(n);
-  openblas_set_num_threads(itera::num_threads());
+  // GEMMs are threaded by the pool, panel by panel (gemm.cpp); OpenBLAS stays on one thread.
+  openblas_set_num_threads(1);
 }
 int itera_get_num_threads(void) { return itera::num_threads(); }
 

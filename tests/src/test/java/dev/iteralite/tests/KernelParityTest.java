@@ -75,7 +75,9 @@ class KernelParityTest {
 
   static final long[][] GEMM_SHAPES = {
     {1, 1, 1}, {1, 7, 33}, {1, 1031, 65}, {1, 33, 1031}, {7, 33, 1}, {2, 3, 1031}, {65, 129, 33}, {33, 65, 129},
-    {3, 1031, 7}, {128, 64, 96}, {7, 5, 0}, {1, 5, 0}, {0, 5, 3}
+    {3, 1031, 7}, {128, 64, 96}, {7, 5, 0}, {1, 5, 0}, {0, 5, 3},
+    // over 2M multiply-adds: cut into row panels or column panels across the worker pool
+    {1031, 23, 129}, {131, 257, 97}, {37, 1100, 61}
   };
 
   @ParameterizedTest

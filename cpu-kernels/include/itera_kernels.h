@@ -444,6 +444,127 @@ void itera_selective_scan_step_ref(int64_t Bt, int64_t E, int64_t N, const float
                                    const float* delta_bias, int delta_softplus, float* state,
                                    float* y, int64_t ldy);
 
+/* ---------------------------------------------------------------- causal attention (training) */
+/*
+ * Multi-head causal self-attention over whole sequences, for training, and the rotary position
+ * embedding (RoPE) that precedes it. TOKEN-MAJOR like the SSM section: Bt sequences of L tokens
+ * are Bt*L rows, row b*L + t holding token t of sequence b.
+ *   q, out, dq, dout : [Bt*L, H*hs]     k, v, dk, dv : [Bt*L, KV*hs]     (row strides ld*)
+ *   lse : [Bt, H, L] contiguous: log-sum-exp of each row of scaled scores, saved by the forward
+ *         so the backward recomputes the probabilities without another max / sum pass
+ * Query head h reads key/value head g = h / (H / KV) (grouped-query; H % KV == 0). For query
+ * position i of head h in sequence b:
+ *   s_j   = scale * q_i . k_j   (j <= i)          lse_i = log sum_j exp(s_j)
+ *   p_j   = exp(s_j - lse_i)                       out_i = sum_j p_j v_j
+ * Backward (all ACCUMULATED), with dp_j = dout_i . v_j and D_i = sum_j p_j dp_j:
+ *   dv_j += p_j dout_i    ds_j = p_j (dp_j - D_i)    dq_i += scale sum_j ds_j k_j
+ *   dk_j += scale ds_j q_i
+ * hs <= ITERA_ATTENTION_MAX_HEAD_SIZE. The fast kernels run one (sequence, head) pair per task
+ * (backward: one (sequence, kv head) pair, so each dk / dv row has a single writer).
+ */
+#define ITERA_ATTENTION_MAX_HEAD_SIZE 256
+void itera_causal_attention_forward(int64_t Bt, int64_t L, int64_t H, int64_t KV, int64_t hs,
+                                    float scale, const float* q, int64_t ldq, const float* k,
+                                    int64_t ldk, const float* v, int64_t ldv, float* out,
+                                    int64_t ldo, float* lse);
+void itera_causal_attention_forward_ref(int64_t Bt, int64_t L, int64_t H, int64_t KV,
+                                        int64_t hs, float scale, const float* q, int64_t ldq,
+                                        const float* k, int64_t ldk, const float* v, int64_t ldv,
+                                        float* out, int64_t ldo, float* lse);
+void itera_causal_attention_backward(int64_t Bt, int64_t L, int64_t H, int64_t KV, int64_t hs,
+                                     float scale, const float* q, int64_t ldq, const float* k,
+                                     int64_t ldk, const float* v, int64_t ldv, const float* lse,
+                                     const float* dout, int64_t lddo, float* dq, int64_t lddq,
+                                     float* dk, int64_t lddk, float* dv, int64_t lddv);
+void itera_causal_attention_backward_ref(int64_t Bt, int64_t L, int64_t H, int64_t KV,
+                                         int64_t hs, float scale, const float* q, int64_t ldq,
+                                         const float* k, int64_t ldk, const float* v,
+                                         int64_t ldv, const float* lse, const float* dout,
+                                         int64_t lddo, float* dq, int64_t lddq, float* dk,
+                                         int64_t lddk, float* dv, int64_t lddv);
+/*
+ * RoPE as llama2.c: x [R, n_heads*hs] (row r at position t = r % L), pairs (2j, 2j+1) of every
+ * head rotated by angle t * f_j with f_j = (float)(1 / 10000^((float)2j / hs)) and the angle a
+ * float product (so the tables equal model/Transformer.java's):
+ *   y_2j = x_2j cos - x_2j+1 sin,   y_2j+1 = x_2j sin + x_2j+1 cos.
+ * Forward WRITES y (y == x with ldy == ldx rotates in place); backward ACCUMULATES the inverse
+ * rotation of dy into dx (dx must not overlap dy). hs must be even.
+ */
+void itera_rope_forward(int64_t R, int64_t L, int64_t n_heads, int64_t hs, const float* x,
+                        int64_t ldx, float* y, int64_t ldy);
+void itera_rope_forward_ref(int64_t R, int64_t L, int64_t n_heads, int64_t hs, const float* x,
+                            int64_t ldx, float* y, int64_t ldy);
+void itera_rope_backward(int64_t R, int64_t L, int64_t n_heads, int64_t hs, const float* dy,
+                         int64_t lddy, float* dx, int64_t lddx);
+void itera_rope_backward_ref(int64_t R, int64_t L, int64_t n_heads, int64_t hs, const float* dy,
+                             int64_t lddy, float* dx, int64_t lddx);
+
+/* ---------------------------------------------------------------- quantised weights */
+/*
+ * Compressed weight matrices (kernel-facts section 4). A matrix W [N, K] (N output features, K
+ * inputs) is stored as N rows of itera_quant_row_bytes(fmt, K) bytes each, row after row; a row
+ * is a run of blocks along K. Multi-byte fields are little-endian and may be unaligned.
+ *   F32        K x fp32
+ *   F16, BF16  K x binary16 / bfloat16, rounded to nearest even
+ *   Q8_0       ggml: per 32 weights {fp16 d; int8 qs[32]} (34 B); d = amax/127, q = round(x/d)
+ *   Q4_0       ggml: per 32 weights {fp16 d; uint8 qs[16]} (18 B); d = (signed max)/-8,
+ *              q = min(15, trunc(x/d + 8.5)); byte j: element j low nibble, j+16 high; x = d(q-8)
+ *   INT8       per-channel symmetric: {fp32 s; int8 q[K]}; s = amax/127, q in [-127, 127]
+ *   INT4_Gg    group-wise asymmetric, g = 32/64/128: per group {fp16 s; uint8 z; uint8 qs[g/2]};
+ *              s = (max-min)/15, z = round(-min/s) in [0, 15], q = clamp(round(x/s) + z, 0, 15),
+ *              x = s(q - z); each 32-element run of qs packed like Q4_0
+ *   NF4        bitsandbytes NF4, blocks of 64: {fp32 absmax c; uint8 qs[32]} (36 B); x/c to the
+ *              nearest of the 16 levels; byte j: element 2j HIGH nibble, 2j+1 low; x = code[i] c
+ *   NF4_DQ     NF4 with double-quantised absmaxes, the second level per row:
+ *              {fp32 c2; fp32 offset; int8 qc[K/64]; uint8 qs[K/2]}; offset = mean of the row's
+ *              absmaxes, c2 = max|c - offset|/127, qc = round((c - offset)/c2), and the weights
+ *              are quantised against the reconstructed c = qc c2 + offset
+ * The fast GEMV/GEMM of the integer formats quantise the activations on the fly to int8 blocks
+ * of 32 (Q8_0 style; NF4 rows pair even and odd elements) and take int32 block dots: AVX-512
+ * VNNI vpdpbusd when the ISA level is AVX512 and the CPU has AVX512-VNNI, else AVX2
+ * vpmaddubsw/vpmaddwd at level AVX2 or above, else portable C++; multi-threaded over rows. F16 /
+ * BF16 convert the weights to fp32 as they stream (F16C / a 16-bit shift), and with M >= 16 rows
+ * convert W panel by panel and run sgemm; F32 uses itera_sgemv / itera_sgemm. Results therefore
+ * differ from the _ref versions (dequantise, then a double dot) by the activation rounding.
+ * The int functions return ITERA_OK or ITERA_ERR_BAD_ARGUMENT (unknown format, K not a multiple
+ * of itera_quant_block_size, non-positive sizes, strides below the row length, or, when
+ * quantising, a non-finite input or a value that overflows an fp16 field).
+ */
+#define ITERA_QFMT_F32 0
+#define ITERA_QFMT_F16 1
+#define ITERA_QFMT_BF16 2
+#define ITERA_QFMT_Q8_0 3
+#define ITERA_QFMT_Q4_0 4
+#define ITERA_QFMT_INT8 5
+#define ITERA_QFMT_INT4_G32 6
+#define ITERA_QFMT_INT4_G64 7
+#define ITERA_QFMT_INT4_G128 8
+#define ITERA_QFMT_NF4 9
+#define ITERA_QFMT_NF4_DQ 10
+
+/* K must be a positive multiple of this; 0 for an unknown format. */
+int64_t itera_quant_block_size(int fmt);
+/* Bytes of one stored row of K weights; -1 if fmt is unknown or K is not a valid multiple. */
+int64_t itera_quant_row_bytes(int fmt, int64_t K);
+/* dst (N rows of row_bytes) = quantised src [N, K] (row stride lds). */
+int itera_quantize(int fmt, int64_t N, int64_t K, const float* src, int64_t lds, void* dst);
+int itera_quantize_ref(int fmt, int64_t N, int64_t K, const float* src, int64_t lds, void* dst);
+/* dst [N, K] (row stride ldd) = dequantised src. */
+int itera_dequantize(int fmt, int64_t N, int64_t K, const void* src, float* dst, int64_t ldd);
+int itera_dequantize_ref(int fmt, int64_t N, int64_t K, const void* src, float* dst,
+                         int64_t ldd);
+/* Checks stored bytes: every scale finite (and non-negative where the format says so) and every
+ * INT4 zero point in [0, 15]. Returns ITERA_OK or ITERA_ERR_BAD_ARGUMENT. */
+int itera_quant_check(int fmt, int64_t N, int64_t K, const void* W);
+/* y[n] = sum_k W[n, k] x[k], n < N (y written, never read). */
+int itera_qgemv(int fmt, int64_t N, int64_t K, const void* W, const float* x, float* y);
+int itera_qgemv_ref(int fmt, int64_t N, int64_t K, const void* W, const float* x, float* y);
+/* Y [M, N] (row stride ldy) = X [M, K] (row stride ldx) . W^T (Y written, never read). */
+int itera_qgemm(int fmt, int64_t M, int64_t N, int64_t K, const float* X, int64_t ldx,
+                const void* W, float* Y, int64_t ldy);
+int itera_qgemm_ref(int fmt, int64_t M, int64_t N, int64_t K, const float* X, int64_t ldx,
+                    const void* W, float* Y, int64_t ldy);
+
 #ifdef __cplusplus
 }
 #endif

@@ -196,4 +196,33 @@ public interface Backend {
    * [batch, E, N] is updated in place and y [batch, E] written.
    */
   void selectiveScanStep(SelectiveScan scan, Tensor state, Tensor y);
+
+  // ------------------------------------------------------------------ causal attention (training)
+  // Token-major like the SSM: `batch` sequences of L tokens are batch * L rows (row b * L + t).
+
+  /**
+   * Rotary position embedding of llama2.c: pairs (2j, 2j+1) of every head of x [batch * L, heads *
+   * headSize] (row b * L + t at position t) rotated by angle t / 10000^(2j / headSize). WRITES y
+   * (same shape; may be x itself for an in-place rotation).
+   */
+  void ropeForward(int batch, int headSize, Tensor x, Tensor y);
+
+  /** Backward of {@link #ropeForward}: dx += the inverse rotation of dy (dx must not overlap dy). */
+  void ropeBackward(int batch, int headSize, Tensor dy, Tensor dx);
+
+  /**
+   * Multi-head causal self-attention with grouped-query heads: q [batch * L, heads * hs], k and v
+   * [batch * L, kvHeads * hs] (query head h reads key/value head h / (heads / kvHeads)); WRITES out
+   * [batch * L, heads * hs] = softmax(scale q k^T, causal) v per head and lse [batch, heads, L], the
+   * log-sum-exp of each row of scaled scores, which the backward needs.
+   */
+  void causalAttentionForward(int batch, int heads, int kvHeads, float scale, Tensor q, Tensor k, Tensor v,
+      Tensor out, Tensor lse);
+
+  /**
+   * Backward of {@link #causalAttentionForward} given dout (q's shape) and the forward's lse:
+   * dq +=, dk +=, dv +=.
+   */
+  void causalAttentionBackward(int batch, int heads, int kvHeads, float scale, Tensor q, Tensor k, Tensor v,
+      Tensor lse, Tensor dout, Tensor dq, Tensor dk, Tensor dv);
 }

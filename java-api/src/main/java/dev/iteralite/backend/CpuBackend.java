@@ -542,4 +542,41 @@ public final class CpuBackend implements Backend {
         addr(scan.z()), ld(m.z()), addr(scan.deltaBias()), scan.deltaSoftplus() ? 1 : 0, state.address(),
         y.address(), k.rows("y", y).ld());
   }
+
+  // ------------------------------------------------------------------ causal attention (training)
+
+  @Override
+  public void ropeForward(int batch, int headSize, Tensor x, Tensor y) {
+    Ops.Rope r = Ops.checkRope(Checks.cpu("ropeForward"), batch, headSize, x, "x", y, "y", false);
+    IteraNative.itera_rope_forward(r.rows(), r.len(), r.heads(), r.hs(), x.address(), r.in().ld(), y.address(),
+        r.out().ld());
+  }
+
+  @Override
+  public void ropeBackward(int batch, int headSize, Tensor dy, Tensor dx) {
+    Ops.Rope r = Ops.checkRope(Checks.cpu("ropeBackward"), batch, headSize, dy, "dy", dx, "dx", true);
+    IteraNative.itera_rope_backward(r.rows(), r.len(), r.heads(), r.hs(), dy.address(), r.in().ld(), dx.address(),
+        r.out().ld());
+  }
+
+  @Override
+  public void causalAttentionForward(int batch, int heads, int kvHeads, float scale, Tensor q, Tensor k, Tensor v,
+      Tensor out, Tensor lse) {
+    Checks c = Checks.cpu("causalAttentionForward");
+    Ops.Attn a = Ops.checkAttentionForward(c, batch, heads, kvHeads, scale, q, k, v, out, lse);
+    IteraNative.itera_causal_attention_forward(a.batch(), a.len(), a.heads(), a.kvHeads(), a.hs(), scale,
+        q.address(), a.q().ld(), k.address(), a.k().ld(), v.address(), a.v().ld(), out.address(),
+        c.rows("out", out).ld(), lse.address());
+  }
+
+  @Override
+  public void causalAttentionBackward(int batch, int heads, int kvHeads, float scale, Tensor q, Tensor k, Tensor v,
+      Tensor lse, Tensor dout, Tensor dq, Tensor dk, Tensor dv) {
+    Checks c = Checks.cpu("causalAttentionBackward");
+    Ops.Attn a = Ops.checkAttentionBackward(c, batch, heads, kvHeads, scale, q, k, v, lse, dout, dq, dk, dv);
+    IteraNative.itera_causal_attention_backward(a.batch(), a.len(), a.heads(), a.kvHeads(), a.hs(), scale,
+        q.address(), a.q().ld(), k.address(), a.k().ld(), v.address(), a.v().ld(), lse.address(), dout.address(),
+        c.rows("dout", dout).ld(), dq.address(), c.rows("dq", dq).ld(), dk.address(), c.rows("dk", dk).ld(),
+        dv.address(), c.rows("dv", dv).ld());
+  }
 }

@@ -676,4 +676,101 @@ final class Ops {
     k.outputsDisjoint(new String[] {"state", "y"}, new Tensor[] {state, y}, SCAN_INPUT_NAMES, scanInputs(s));
     return m;
   }
+
+  // ------------------------------------------------------------------ causal attention (training)
+
+  /** Largest head size the attention kernels take (ITERA_ATTENTION_MAX_HEAD_SIZE: their stack buffers). */
+  static final int MAX_HEAD_SIZE = 256;
+
+  /** Sizes of a training attention call and the row strides of q, k, v (and of out / dq, dk, dv). */
+  record Attn(long batch, long len, long heads, long kvHeads, long hs, Checks.Rows q, Checks.Rows k, Checks.Rows v) {}
+
+  /** Sizes of a RoPE call: rows, sequence length, heads, head size, and the two operands' rows. */
+  record Rope(long rows, long len, long heads, long hs, Checks.Rows in, Checks.Rows out) {}
+
+  private static Attn checkAttention(
+      Checks k, int batch, int heads, int kvHeads, float scale, Tensor q, Tensor key, Tensor v, Tensor lse) {
+    k.positive("heads", heads, "the number of query heads");
+    k.positive("kvHeads", kvHeads, "the number of key/value heads");
+    if (heads % kvHeads != 0) {
+      throw k.fail("heads=" + heads + " is not a multiple of kvHeads=" + kvHeads
+          + " (grouped-query attention shares each key/value head among heads / kvHeads query heads)");
+    }
+    if (!Float.isFinite(scale)) {
+      throw k.fail("scale must be finite, got " + scale + " (usually 1 / sqrt(headSize))");
+    }
+    Checks.Rows qr = k.rows("q", k.real("q", q));
+    if (qr.c() % heads != 0) {
+      throw k.fail("argument 'q' has " + qr.c() + " columns, not a multiple of heads=" + heads
+          + ": q must be [batch * L, heads * headSize]");
+    }
+    long hs = qr.c() / heads;
+    k.positive("headSize (columns of q / heads)", hs, "a head needs at least one element");
+    if (hs > MAX_HEAD_SIZE) {
+      throw k.fail("head size " + hs + " exceeds the attention kernels' limit " + MAX_HEAD_SIZE
+          + "; use more heads");
+    }
+    long len = sequenceLength(k, batch, qr.r(), "q");
+    Checks.Rows kr = k.rows("k", k.real("k", key));
+    k.dimension("k", key, "rows", kr.r(), qr.r(), "rows of q");
+    k.dimension("k", key, "columns", kr.c(), kvHeads * hs, "kvHeads * headSize");
+    k.sameShape("v", k.real("v", v), "k", key);
+    Checks.Rows vr = k.rows("v", v);
+    k.count("lse", k.real("lse", lse), Math.multiplyExact(qr.r(), (long) heads), "batch*heads*L (lse [batch, heads, L])");
+    return new Attn(batch, len, heads, kvHeads, hs, qr, kr, vr);
+  }
+
+  /** Forward: returns the sizes; out's rows are {@link Checks#rows} of out (same shape as q). */
+  static Attn checkAttentionForward(
+      Checks k, int batch, int heads, int kvHeads, float scale, Tensor q, Tensor key, Tensor v, Tensor out, Tensor lse) {
+    Attn a = checkAttention(k, batch, heads, kvHeads, scale, q, key, v, lse);
+    k.sameShape("out", k.real("out", out), "q", q);
+    k.outputsDisjoint(new String[] {"out", "lse"}, new Tensor[] {out, lse}, new String[] {"q", "k", "v"},
+        new Tensor[] {q, key, v});
+    return a;
+  }
+
+  /** Backward: dout and dq have q's shape, dk and dv k's; the gradients are accumulated. */
+  static Attn checkAttentionBackward(
+      Checks k, int batch, int heads, int kvHeads, float scale, Tensor q, Tensor key, Tensor v, Tensor lse,
+      Tensor dout, Tensor dq, Tensor dk, Tensor dv) {
+    Attn a = checkAttention(k, batch, heads, kvHeads, scale, q, key, v, lse);
+    k.sameShape("dout", k.real("dout", dout), "q", q);
+    k.sameShape("dq", k.real("dq", dq), "q", q);
+    k.sameShape("dk", k.real("dk", dk), "k", key);
+    k.sameShape("dv", k.real("dv", dv), "v", v);
+    k.rows("dout", dout);
+    k.rows("dq", dq);
+    k.rows("dk", dk);
+    k.rows("dv", dv);
+    k.outputsDisjoint(new String[] {"dq", "dk", "dv"}, new Tensor[] {dq, dk, dv},
+        new String[] {"q", "k", "v", "lse", "dout"}, new Tensor[] {q, key, v, lse, dout});
+    return a;
+  }
+
+  /**
+   * RoPE over {@code in} [batch * L, heads * headSize] into {@code out} (same shape). Forward:
+   * out may be in itself (in place); backward ({@code accumulate}): out must not overlap in.
+   */
+  static Rope checkRope(Checks k, int batch, int headSize, Tensor in, String inName, Tensor out, String outName,
+      boolean accumulate) {
+    k.positive("headSize", headSize, "elements per head");
+    if (headSize % 2 != 0) {
+      throw k.fail("headSize=" + headSize + " must be even: RoPE rotates pairs (2j, 2j+1)");
+    }
+    Checks.Rows ir = k.rows(inName, k.real(inName, in));
+    if (ir.c() % headSize != 0) {
+      throw k.fail("argument '" + inName + "' has " + ir.c() + " columns, not a multiple of headSize=" + headSize
+          + ": rows must be [heads * headSize]");
+    }
+    long len = sequenceLength(k, batch, ir.r(), inName);
+    k.sameShape(outName, k.real(outName, out), inName, in);
+    Checks.Rows or = k.rows(outName, out);
+    if (accumulate) {
+      k.disjoint(outName, out, inName, in);
+    } else {
+      k.disjointOrSame(outName, out, inName, in);
+    }
+    return new Rope(ir.r(), len, ir.c() / headSize, headSize, ir, or);
+  }
 }

@@ -977,4 +977,158 @@ public final class ReferenceBackend implements Backend {
     state.copyFrom(h);
     y.copyFrom(yv);
   }
+
+  // ------------------------------------------------------------------ causal attention (training)
+
+  /**
+   * cos and sin of position t, pair j of a head of hs elements: the frequency and the angle are
+   * floats as in llama2.c (and the native kernels and {@code model.Transformer}), cos / sin in double.
+   */
+  static double[] ropeAngle(long t, long j, long hs) {
+    float freq = (float) (1.0 / Math.pow(10000.0, (float) (2 * j) / (float) hs));
+    float angle = (float) t * freq;
+    return new double[] {Math.cos(angle), Math.sin(angle)};
+  }
+
+  @Override
+  public void ropeForward(int batch, int headSize, Tensor x, Tensor y) {
+    Ops.Rope r = Ops.checkRope(Checks.reference("ropeForward"), batch, headSize, x, "x", y, "y", false);
+    y.copyFrom(rope(r, x.toDoubleArray(), null, false));
+  }
+
+  @Override
+  public void ropeBackward(int batch, int headSize, Tensor dy, Tensor dx) {
+    Ops.Rope r = Ops.checkRope(Checks.reference("ropeBackward"), batch, headSize, dy, "dy", dx, "dx", true);
+    dx.copyFrom(rope(r, dy.toDoubleArray(), dx.toDoubleArray(), true));
+  }
+
+  /** Rotates (inverse: by minus the angle) every pair of {@code in}; adds onto {@code acc} when given. */
+  private static double[] rope(Ops.Rope r, double[] in, double[] acc, boolean inverse) {
+    int cols = (int) (r.heads() * r.hs());
+    double[] out = acc != null ? acc : new double[in.length];
+    for (long row = 0; row < r.rows(); row++) {
+      long t = row % r.len();
+      for (int h = 0; h < r.heads(); h++) {
+        for (int j = 0; j < r.hs() / 2; j++) {
+          double[] cs = ropeAngle(t, j, r.hs());
+          double s = inverse ? -cs[1] : cs[1];
+          int o = (int) (row * cols + h * r.hs() + 2 * j);
+          double x0 = in[o];
+          double x1 = in[o + 1];
+          out[o] += x0 * cs[0] - x1 * s;
+          out[o + 1] += x0 * s + x1 * cs[0];
+        }
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public void causalAttentionForward(int batch, int heads, int kvHeads, float scale, Tensor q, Tensor k, Tensor v,
+      Tensor out, Tensor lse) {
+    Ops.Attn a = Ops.checkAttentionForward(
+        Checks.reference("causalAttentionForward"), batch, heads, kvHeads, scale, q, k, v, out, lse);
+    double[] qv = q.toDoubleArray();
+    double[] kv = k.toDoubleArray();
+    double[] vv = v.toDoubleArray();
+    int len = (int) a.len();
+    int hs = (int) a.hs();
+    int qc = heads * hs;
+    int kc = kvHeads * hs;
+    int mul = heads / kvHeads;
+    double[] o = new double[qv.length];
+    double[] l = new double[(int) (a.batch() * heads * len)];
+    double[] s = new double[len];
+    for (int b = 0; b < batch; b++) {
+      for (int h = 0; h < heads; h++) {
+        int qo = h * hs;
+        int ko = (h / mul) * hs;
+        for (int i = 0; i < len; i++) {
+          int qi = (b * len + i) * qc + qo;
+          double mx = Double.NEGATIVE_INFINITY;
+          for (int j = 0; j <= i; j++) {
+            int kj = (b * len + j) * kc + ko;
+            double d = 0;
+            for (int c = 0; c < hs; c++) {
+              d += qv[qi + c] * kv[kj + c];
+            }
+            s[j] = d * scale;
+            mx = Math.max(mx, s[j]);
+          }
+          double sum = 0;
+          for (int j = 0; j <= i; j++) {
+            sum += Math.exp(s[j] - mx);
+          }
+          double lse1 = mx + Math.log(sum);
+          l[(b * heads + h) * len + i] = lse1;
+          for (int j = 0; j <= i; j++) {
+            double p = Math.exp(s[j] - lse1);
+            int vj = (b * len + j) * kc + ko;
+            for (int c = 0; c < hs; c++) {
+              o[qi + c] += p * vv[vj + c];
+            }
+          }
+        }
+      }
+    }
+    out.copyFrom(o);
+    lse.copyFrom(l);
+  }
+
+  @Override
+  public void causalAttentionBackward(int batch, int heads, int kvHeads, float scale, Tensor q, Tensor k, Tensor v,
+      Tensor lse, Tensor dout, Tensor dq, Tensor dk, Tensor dv) {
+    Ops.Attn a = Ops.checkAttentionBackward(
+        Checks.reference("causalAttentionBackward"), batch, heads, kvHeads, scale, q, k, v, lse, dout, dq, dk, dv);
+    double[] qv = q.toDoubleArray();
+    double[] kv = k.toDoubleArray();
+    double[] vv = v.toDoubleArray();
+    double[] lv = lse.toDoubleArray();
+    double[] gv = dout.toDoubleArray();
+    double[] dqv = dq.toDoubleArray();
+    double[] dkv = dk.toDoubleArray();
+    double[] dvv = dv.toDoubleArray();
+    int len = (int) a.len();
+    int hs = (int) a.hs();
+    int qc = heads * hs;
+    int kc = kvHeads * hs;
+    int mul = heads / kvHeads;
+    double[] p = new double[len];
+    double[] dp = new double[len];
+    for (int b = 0; b < batch; b++) {
+      for (int h = 0; h < heads; h++) {
+        int qo = h * hs;
+        int ko = (h / mul) * hs;
+        for (int i = 0; i < len; i++) {
+          int qi = (b * len + i) * qc + qo;
+          double l = lv[(b * heads + h) * len + i];
+          double dsum = 0;
+          for (int j = 0; j <= i; j++) {
+            int kj = (b * len + j) * kc + ko;
+            double d = 0;
+            double e = 0;
+            for (int c = 0; c < hs; c++) {
+              d += qv[qi + c] * kv[kj + c];
+              e += gv[qi + c] * vv[kj + c];
+            }
+            p[j] = Math.exp(d * scale - l);
+            dp[j] = e;
+            dsum += p[j] * e;
+          }
+          for (int j = 0; j <= i; j++) {
+            int kj = (b * len + j) * kc + ko;
+            double ds = p[j] * (dp[j] - dsum) * scale;
+            for (int c = 0; c < hs; c++) {
+              dqv[qi + c] += ds * kv[kj + c];
+              dkv[kj + c] += ds * qv[qi + c];
+              dvv[kj + c] += p[j] * gv[qi + c];
+            }
+          }
+        }
+      }
+    }
+    dq.copyFrom(dqv);
+    dk.copyFrom(dkv);
+    dv.copyFrom(dvv);
+  }
 }

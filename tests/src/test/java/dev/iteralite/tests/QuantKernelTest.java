@@ -1,0 +1,242 @@
+package dev.iteralite.tests;
+
+import static dev.iteralite.tests.TestTensors.assertClose;
+import static dev.iteralite.tests.TestTensors.assertOutsideUntouched;
+import static dev.iteralite.tests.TestTensors.matrix;
+import static dev.iteralite.tests.TestTensors.normalisedError;
+import static dev.iteralite.tests.TestTensors.ownerOf;
+import static dev.iteralite.tests.TestTensors.poison;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.iteralite.backend.Backends;
+import dev.iteralite.backend.CpuBackend;
+import dev.iteralite.backend.Isa;
+import dev.iteralite.nativelib.IteraNative;
+import dev.iteralite.quant.QuantizedMatrix;
+import dev.iteralite.quant.WeightFormat;
+import dev.iteralite.tensor.Arena;
+import dev.iteralite.tensor.DType;
+import dev.iteralite.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Quantised weight kernels: for every {@link WeightFormat} and every ISA level this CPU has (the
+ * AVX-512 level runs the VNNI kernels where AVX512-VNNI exists), the fast quantiser and
+ * dequantiser must equal the C++ scalar specification byte for byte, and the fast GEMV/GEMM
+ * (activations quantised on the fly to int8 blocks) must match the specification's
+ * dequantise-then-double product within a normalised error set by the activation rounding. The
+ * specification itself is checked against a Java double product of its own dequantised weights.
+ * Odd N, K a multiple of the block, M = 1, 3 and 17, row-strided inputs and outputs, NaN-poisoned
+ * outputs and padding.
+ */
+class QuantKernelTest {
+  static final CpuBackend CPU = Backends.cpu();
+
+  private Isa savedIsa;
+
+  @BeforeEach
+  void save() {
+    savedIsa = CPU.isa();
+  }
+
+  @AfterEach
+  void restore() {
+    CPU.setIsa(savedIsa);
+  }
+
+  /**
+   * Normalised squared error allowed between the fast product and the specification. Float
+   * formats convert exactly and differ only by fp32 summation order. Integer formats round each
+   * activation to 1/127 of its block's absmax: about (1/127)^2 / 4 = 1.6e-5 relative on uniform
+   * activations (measured 1.5e-5 to 2.5e-5), and NF4's int8 code book adds its own rounding (about
+   * 6e-5 in all). At the sizes tested here (a few hundred blocks) one block with a wrong scale or a
+   * skipped block costs more than ten times these bounds (see {@link #oneCorruptBlockExceedsTheBound}),
+   * and a systematic slip (nibble order, scale of the neighbouring block) costs O(1).
+   */
+  static double tolerance(WeightFormat f) {
+    switch (f) {
+      case F32:
+      case F16:
+      case BF16:
+        return 1e-10;
+      case NF4:
+      case NF4_DQ:
+        return 2e-4;
+      default:
+        return 1e-4;
+    }
+  }
+
+  /** N (odd), K, M, pad of the row strides. */
+  record Shape(int n, int k, int m, int pad) {}
+
+  static final Shape[] SHAPES = {new Shape(37, 384, 1, 0), new Shape(129, 256, 3, 3), new Shape(5, 128, 17, 1)};
+
+  static Stream<Arguments> cases() {
+    List<Arguments> out = new ArrayList<>();
+    for (Isa isa : KernelParityTest.isas()) {
+      for (WeightFormat f : WeightFormat.values()) {
+        for (Shape s : SHAPES) {
+          out.add(Arguments.of(isa, f, s));
+        }
+      }
+    }
+    return out.stream();
+  }
+
+  @ParameterizedTest
+  @MethodSource("cases")
+  void fastMatchesSpecification(Isa isa, WeightFormat f, Shape s) {
+    CPU.setIsa(isa);
+    String what = isa + " " + f.id() + " " + s;
+    Random rnd = new Random(31L * s.n() + s.k() + 7L * f.ordinal());
+    int code = f.nativeCode();
+    try (Arena arena = Arena.open()) {
+      Tensor w = matrix(arena, rnd, s.n(), s.k(), s.pad(), 1.0);
+      long ldw = w.stride(0);
+      // quantise: fast == spec, byte for byte
+      Tensor spec = arena.allocate(DType.I8, f.matrixBytes(s.n(), s.k()));
+      assertEquals(0, IteraNative.itera_quantize_ref(code, s.n(), s.k(), w.address(), ldw, spec.address()));
+      byte[] specBytes = bytes(spec);
+      try (QuantizedMatrix q = QuantizedMatrix.quantize(f, w)) {
+        assertArrayEquals(specBytes, q.toBytes(), what + ": quantised bytes");
+
+        // dequantise: fast == spec exactly
+        Tensor deqSpec = poison(arena.allocate(DType.F32, s.n(), s.k()));
+        assertEquals(0, IteraNative.itera_dequantize_ref(code, s.n(), s.k(), q.address(), deqSpec.address(), s.k()));
+        Tensor deqOut = matrix(arena, rnd, s.n(), s.k(), s.pad(), 1.0);
+        poison(deqOut);
+        q.dequantize(deqOut);
+        assertArrayEquals(deqSpec.toFloatArray(), deqOut.toFloatArray(), 0f, what + ": dequantised");
+        assertOutsideUntouched(what + ": dequantise padding", ownerOf(deqOut, s.pad()), deqOut);
+
+        // the specification's product is a double product of its dequantised weights
+        Tensor x = matrix(arena, rnd, s.m(), s.k(), s.pad(), 1.0);
+        long ldx = x.stride(0);
+        Tensor ySpec = poison(arena.allocate(DType.F32, s.m(), s.n()));
+        assertEquals(0, IteraNative.itera_qgemm_ref(code, s.m(), s.n(), s.k(), x.address(), ldx, q.address(), ySpec.address(), s.n()));
+        assertClose(what + ": spec vs Java double", ySpec.toDoubleArray(), javaProduct(deqSpec, x), 1e-13);
+
+        // fast GEMM into a poisoned, row-strided output
+        Tensor yFast = poison(matrix(arena, rnd, s.m(), s.n(), s.pad(), 1.0));
+        q.gemm(x, yFast);
+        assertClose(what + ": fast gemm", yFast, ySpec, tolerance(f));
+        assertOutsideUntouched(what + ": gemm padding", ownerOf(yFast, s.pad()), yFast);
+
+        if (s.m() == 1) {
+          Tensor xv = arena.allocate(DType.F32, s.k());
+          xv.copyFrom(x.toFloatArray());
+          Tensor yv = poison(arena.allocate(DType.F32, s.n()));
+          q.gemv(xv, yv);
+          assertClose(what + ": fast gemv", yv.toDoubleArray(), ySpec.toDoubleArray(), tolerance(f));
+          Tensor yvSpec = poison(arena.allocate(DType.F32, s.n()));
+          assertEquals(0, IteraNative.itera_qgemv_ref(code, s.n(), s.k(), q.address(), xv.address(), yvSpec.address()));
+          assertArrayEquals(ySpec.toFloatArray(), yvSpec.toFloatArray(), 0f, what + ": spec gemv == spec gemm row");
+        }
+      }
+    }
+  }
+
+  /** Enough rows that the work is split across threads, on every ISA, against the same spec. */
+  @ParameterizedTest
+  @EnumSource(value = WeightFormat.class, names = {"Q8_0", "Q4_0", "INT4_G128", "NF4", "BF16"})
+  void threadedLargerProductMatchesSpecification(WeightFormat f) {
+    int n = 515;
+    int k = 1024;
+    Random rnd = new Random(99);
+    try (Arena arena = Arena.open()) {
+      Tensor w = matrix(arena, rnd, n, k, 0, 1.0);
+      Tensor x = matrix(arena, rnd, 4, k, 0, 1.0);
+      Tensor ySpec = arena.allocate(DType.F32, 4, n);
+      try (QuantizedMatrix q = QuantizedMatrix.quantize(f, w)) {
+        assertEquals(0, IteraNative.itera_qgemm_ref(f.nativeCode(), 4, n, k, x.address(), k, q.address(), ySpec.address(), n));
+        for (Isa isa : KernelParityTest.isas()) {
+          CPU.setIsa(isa);
+          Tensor y = poison(arena.allocate(DType.F32, 4, n));
+          q.gemm(x, y);
+          assertClose(isa + " " + f.id() + " gemm", y, ySpec, tolerance(f));
+          Tensor y1 = poison(arena.allocate(DType.F32, n));
+          q.gemv(x.select(0, 2), y1);
+          assertClose(isa + " " + f.id() + " gemv", y1.toDoubleArray(), ySpec.select(0, 2).toDoubleArray(), tolerance(f));
+        }
+      }
+    }
+  }
+
+  /** The bounds above can fail: one block with a doubled scale or one nibble off is caught. */
+  @ParameterizedTest
+  @EnumSource(value = WeightFormat.class, names = {"Q8_0", "Q4_0"})
+  void oneCorruptBlockExceedsTheBound(WeightFormat f) {
+    int n = 37; // the first test shape: 444 blocks
+    int k = 384;
+    Random rnd = new Random(5);
+    try (Arena arena = Arena.open()) {
+      Tensor w = matrix(arena, rnd, n, k, 0, 1.0);
+      Tensor x = matrix(arena, rnd, 1, k, 0, 1.0);
+      byte[] good;
+      try (QuantizedMatrix q = QuantizedMatrix.quantize(f, w)) {
+        good = q.toBytes();
+      }
+      int blockBytes = f == WeightFormat.Q8_0 ? 34 : 18;
+      int at = 17 * (int) f.rowBytes(k) + 5 * blockBytes; // row 17, block 5
+      byte[] scaled = good.clone();
+      scaled[at + 1] += 4; // fp16 exponent + 1: scale doubled
+      byte[] nibble = good.clone();
+      nibble[at + 2 + 3] ^= 0x01; // one weight one step off
+      double[] errors = new double[2];
+      byte[][] variants = {scaled, nibble};
+      for (int v = 0; v < 2; v++) {
+        try (QuantizedMatrix good0 = QuantizedMatrix.fromBytes(f, n, k, good);
+            QuantizedMatrix bad = QuantizedMatrix.fromBytes(f, n, k, variants[v])) {
+          Tensor yGood = arena.allocate(DType.F32, 1, n);
+          Tensor yBad = arena.allocate(DType.F32, 1, n);
+          good0.gemm(x, yGood);
+          bad.gemm(x, yBad);
+          errors[v] = normalisedError(yBad.toDoubleArray(), yGood.toDoubleArray());
+        }
+      }
+      assertTrue(errors[0] > 10 * tolerance(f), f + ": doubled scale of one block gives only " + errors[0]);
+      // One weight one quantisation step off moves one output by about d|x|: small, but the
+      // comparison of the two products is exact apart from it, so it must still show.
+      assertTrue(errors[1] > 0, f + ": a changed nibble must change the product");
+    }
+  }
+
+  private static byte[] bytes(Tensor i8) {
+    // I8 tensors have no Java element accessors: round-trip through a QuantizedMatrix-free copy.
+    byte[] out = new byte[(int) i8.size()];
+    new dev.iteralite.nativelib.RawPointer(i8.address(), out.length).asByteBuffer().get(out);
+    return out;
+  }
+
+  /** Y[m, n] = sum_k W[n, k] X[m, k] in double. */
+  private static double[] javaProduct(Tensor w, Tensor x) {
+    int n = (int) w.dim(0);
+    int k = (int) w.dim(1);
+    int m = (int) x.dim(0);
+    double[] wd = w.toDoubleArray();
+    double[] xd = x.toDoubleArray();
+    double[] y = new double[m * n];
+    for (int i = 0; i < m; i++) {
+      for (int j = 0; j < n; j++) {
+        double acc = 0;
+        for (int l = 0; l < k; l++) {
+          acc += wd[j * k + l] * xd[i * k + l];
+        }
+        y[i * n + j] = acc;
+      }
+    }
+    return y;
+  }
+}

@@ -1,156 +1,114 @@
 package dev.iteralite.demo;
 
-import dev.iteralite.backend.Activation;
+import dev.iteralite.IteraLite;
 import dev.iteralite.backend.Backend;
 import dev.iteralite.backend.Backends;
-import dev.iteralite.nn.ActivationLayer;
-import dev.iteralite.nn.Embedding;
-import dev.iteralite.nn.Layer;
-import dev.iteralite.nn.Linear;
-import dev.iteralite.nn.LmHeadLoss;
-import dev.iteralite.nn.ParameterSet;
-import dev.iteralite.nn.RMSNorm;
-import dev.iteralite.nn.Residual;
-import dev.iteralite.nn.Sequential;
-import dev.iteralite.optim.AdamW;
-import dev.iteralite.optim.LearningRateSchedule;
-import dev.iteralite.tensor.Arena;
+import dev.iteralite.checkpoint.Checkpoint;
+import dev.iteralite.data.TokenSequence;
+import dev.iteralite.eval.EvalResult;
+import dev.iteralite.eval.Evaluator;
+import dev.iteralite.eval.LanguageModel;
+import dev.iteralite.generate.GenerationConfig;
+import dev.iteralite.model.IteraLiteConfig;
+import dev.iteralite.model.IteraLiteModel;
 import dev.iteralite.tensor.DType;
 import dev.iteralite.tensor.NativeMemory;
-import dev.iteralite.tensor.Tensor;
+import dev.iteralite.tokenizer.ByteTokenizer;
+import dev.iteralite.train.Trainer;
+import dev.iteralite.train.TrainingConfig;
+import dev.iteralite.train.TrainingListener;
+import dev.iteralite.train.TrainingResult;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.Locale;
-import java.util.SplittableRandom;
+import java.util.stream.Stream;
 
 /**
- * A small end-to-end program of the Java API: trains a byte-level next-token model (embedding,
- * two residual SiLU MLP blocks with RMSNorm, tied LM head with the fused cross-entropy kernel,
- * AdamW with warm-up and cosine decay) on an embedded text or a file given as the first argument,
- * then reports validation loss, bits per byte and throughput, and samples a few bytes.
- *
- * <p>The model sees one previous byte per prediction (a bigram model): the sequence mixers
- * (selective scan, attention) arrive with the model issues.
+ * A small end-to-end program of the Java API: trains a byte-level Itera-Lite model (Mamba mixers
+ * and a mixture-of-experts layer) with the {@link Trainer} on an embedded text or a file given as
+ * the first argument with early stopping on the validation loss, checkpoints it, loads the best
+ * checkpoint back through {@link IteraLite#load}, and reports validation loss, bits per byte, throughput and a sample.
  */
 public final class Demo {
-  private static final int VOCAB = 256;
-  private static final int DIM = 64;
-  private static final int HIDDEN = 256;
-  private static final int BATCH = 1024;
-  private static final int STEPS = 300;
+  private static final int STEPS = 200;
+  private static final int SEQ_LEN = 64;
 
   private Demo() {}
 
   public static void main(String[] args) throws IOException {
     boolean fromFile = args.length > 0 && !args[0].isBlank();
     byte[] text = fromFile ? Files.readAllBytes(Path.of(args[0])) : defaultCorpus();
-    if (text.length < 64) {
-      throw new IllegalArgumentException("training text must have at least 64 bytes, got " + text.length);
+    int split = text.length * 9 / 10;
+    if (text.length - split < SEQ_LEN + 1 || split < SEQ_LEN + 1) {
+      throw new IllegalArgumentException("training text must have at least " + 10 * (SEQ_LEN + 1) + " bytes, got " + text.length);
     }
     Backend backend = Backends.select();
-    int split = text.length * 9 / 10;
+    ByteTokenizer tokenizer = ByteTokenizer.instance();
+    TokenSequence train = TokenSequence.of(tokenizer.encode(Arrays.copyOfRange(text, 0, split)), tokenizer.vocabSize());
+    TokenSequence validation = TokenSequence.of(tokenizer.encode(Arrays.copyOfRange(text, split, text.length)),
+        tokenizer.vocabSize());
     System.out.printf(Locale.ROOT, "text: %d bytes (%s), train %d, validation %d%n",
         text.length, fromFile ? args[0] : "embedded default", split, text.length - split);
 
-    ParameterSet.Builder declared = ParameterSet.builder();
-    Embedding embedding = new Embedding(backend, declared, "embed", VOCAB, DIM);
-    List<Layer> layers = new ArrayList<>();
-    layers.add(embedding);
-    for (int b = 0; b < 2; b++) {
-      layers.add(new Residual(backend, new Sequential(List.of(
-          new RMSNorm(backend, declared, "blocks." + b + ".norm", DIM, 1e-5f),
-          new Linear(backend, declared, "blocks." + b + ".up", DIM, HIDDEN, true),
-          new ActivationLayer(backend, Activation.SILU),
-          new Linear(backend, declared, "blocks." + b + ".down", HIDDEN, DIM, true)))));
-    }
-    layers.add(new RMSNorm(backend, declared, "final_norm", DIM, 1e-5f));
-    Sequential model = new Sequential(layers);
+    IteraLiteConfig modelConfig = IteraLiteConfig.builder(tokenizer.vocabSize(), 64, 2).dState(8).moeEvery(2).experts(4)
+        .topK(2).ffnHidden(128).build();
+    Path runDir = Files.createTempDirectory("itera-demo-");
+    TrainingConfig config = TrainingConfig.builder().seed(7).batchSize(8).seqLen(SEQ_LEN).peakLr(5e-3).warmupSteps(20)
+        .totalSteps(STEPS).lrFloorFraction(0.1).weightDecay(0.1).clipNorm(1.0).evalEvery(25).evalBatches(4).earlyStopping(2, 0.01)
+        .checkpointDir(runDir.resolve("checkpoints")).metricsCsv(runDir.resolve("metrics.csv")).build();
     long startBytes = NativeMemory.liveBytes();
-
-    try (ParameterSet params = declared.build(DType.F32, 1234);
-        AdamW optimizer = new AdamW(backend, params, new AdamW.Config(0.9, 0.95, 1e-8, 0.01, 1.0))) {
-      LmHeadLoss head = new LmHeadLoss(backend, embedding.table());
-      System.out.printf(Locale.ROOT, "model: %,d parameters in one %,d-element arena%n", params.parameterCount(), params.flatSize());
-      LearningRateSchedule lr = LearningRateSchedule.warmupCosine(3e-3, 20, STEPS, 0.1);
-      SplittableRandom random = new SplittableRandom(7);
-      int[] inputs = new int[BATCH];
-      int[] targets = new int[BATCH];
-      long start = System.nanoTime();
-      for (int step = 0; step < STEPS; step++) {
-        for (int i = 0; i < BATCH; i++) {
-          int pos = random.nextInt(split - 1);
-          inputs[i] = text[pos] & 0xFF;
-          targets[i] = text[pos + 1] & 0xFF;
+    double valLoss;
+    try (IteraLiteModel model = new IteraLiteModel(backend, modelConfig, DType.F32, 1234);
+        Trainer trainer = new Trainer(model, config, train, validation)) {
+      System.out.printf(Locale.ROOT, "model: Itera-Lite, %,d parameters (%s)%n", model.parameters().parameterCount(), modelConfig);
+      System.out.println("training: " + config);
+      TrainingResult result = trainer.tokenizer(tokenizer).listener(new TrainingListener() {
+        @Override
+        public void onStep(StepReport r) {
+          if (r.step() % 25 == 0 || r.step() == 1) {
+            System.out.printf(Locale.ROOT, "step %4d/%d  loss %.4f  aux %.4f  grad-norm %.3f  lr %.2e  %,.0f tokens/s  ETA %.0f s%s%n",
+                r.step(), r.totalSteps(), r.trainLoss(), r.auxLoss(), r.gradNorm(), r.learningRate(), r.tokensPerSecond(),
+                r.etaSeconds(), Double.isNaN(r.valLoss()) ? "" : String.format(Locale.ROOT, "  val %.4f", r.valLoss()));
+          }
         }
-        double loss;
-        try (Arena arena = Arena.open()) {
-          Tensor ids = arena.adopt(Tensor.ofInts(inputs, BATCH));
-          Tensor tgt = arena.adopt(Tensor.ofInts(targets, BATCH));
-          params.zeroGrads(backend);
-          Tensor h = model.forward(ids, arena);
-          Tensor dh = arena.allocate(DType.F32, h.shape());
-          loss = head.forwardBackward(h, tgt, dh, arena);
-          model.backward(dh, arena);
-        }
-        double norm = optimizer.step(lr.at(step), 1.0);
-        if (step % 50 == 0 || step == STEPS - 1) {
-          System.out.printf(Locale.ROOT, "step %4d  loss %.4f  grad-norm %.3f  lr %.2e%n", step, loss, norm, lr.at(step));
-        }
-      }
-      double seconds = (System.nanoTime() - start) / 1e9;
-      System.out.printf(Locale.ROOT, "trained %d steps in %.2f s: %.0f tokens/s%n", STEPS, seconds, STEPS * (double) BATCH / seconds);
-
-      double valLoss = evaluate(model, head, text, split);
-      System.out.printf(Locale.ROOT, "validation: loss %.4f nats/byte, %.3f bits/byte (uniform guess: %.3f)%n",
-          valLoss, valLoss / Math.log(2), 8.0);
-      System.out.println("sample: " + sample(model, head, backend, random));
+      }).run();
+      System.out.printf(Locale.ROOT, "trained %d steps (%,d tokens) in %.2f s: %.0f tokens/s; %s; best validation loss %.4f at step %d%n",
+          result.stepsCompleted(), result.tokensSeen(), result.elapsedSeconds(), result.tokensSeen() / result.elapsedSeconds(),
+          result.stopReason() == TrainingResult.StopReason.EARLY_STOPPED ? "early stopping kept the best weights" : "completed",
+          result.bestValLoss(), result.bestStep());
+      valLoss = evaluate(model, validation).loss();
     }
+
+    // The best checkpoint holds everything needed to use the model: load it back and check it.
+    Path best = Checkpoint.resolve(config.checkpointDir(), Checkpoint.Which.BEST);
+    try (IteraLite.LoadedModel loaded = IteraLite.load(best, backend)) {
+      EvalResult eval = evaluate(loaded.model(), validation);
+      System.out.printf(Locale.ROOT, "validation: loss %.4f nats/byte, %.3f bits/byte (uniform guess: 8.000); reloaded"
+          + " checkpoint %s: %.4f%n", valLoss, valLoss / Math.log(2), loaded.directory().getFileName(), eval.loss());
+      GenerationConfig sampling = GenerationConfig.builder().maxNewTokens(80).temperature(0.8f).topK(40).seed(7).build();
+      String sample = loaded.generate("The ", sampling).text();
+      System.out.println("sample: The " + sample.replace('\n', ' '));
+    }
+    deleteTree(runDir);
     System.out.printf(Locale.ROOT, "native memory in use after close: %d bytes above start%n", NativeMemory.liveBytes() - startBytes);
   }
 
-  private static double evaluate(Sequential model, LmHeadLoss head, byte[] text, int split) {
-    int n = text.length - split - 1;
-    int[] inputs = new int[n];
-    int[] targets = new int[n];
-    for (int i = 0; i < n; i++) {
-      inputs[i] = text[split + i] & 0xFF;
-      targets[i] = text[split + i + 1] & 0xFF;
-    }
-    try (Arena arena = Arena.open()) {
-      Tensor h = model.forward(arena.adopt(Tensor.ofInts(inputs, n)), arena);
-      return head.loss(h, arena.adopt(Tensor.ofInts(targets, n)), arena);
-    }
+  /** Loss over every validation byte, in windows of the training length. */
+  private static EvalResult evaluate(dev.iteralite.model.CausalLm model, TokenSequence validation) {
+    return new Evaluator(SEQ_LEN, 8).evaluate(LanguageModel.of(model), validation);
   }
 
-  private static String sample(Sequential model, LmHeadLoss head, Backend backend, SplittableRandom random) {
-    StringBuilder out = new StringBuilder("T");
-    int current = 'T';
-    try (Arena arena = Arena.open()) {
-      Tensor logits = arena.allocate(DType.F32, 1, VOCAB);
-      Tensor probs = arena.allocate(DType.F32, 1, VOCAB);
-      for (int i = 0; i < 60; i++) {
-        Tensor h = model.forward(arena.adopt(Tensor.ofInts(new int[] {current}, 1)), arena);
-        backend.gemm(false, true, 1f, h, head.weight().value(), 0f, logits);
-        backend.softmaxForward(logits, probs);
-        double u = random.nextDouble();
-        int next = VOCAB - 1;
-        for (int v = 0; v < VOCAB; v++) {
-          u -= probs.getDouble(0, v);
-          if (u <= 0) {
-            next = v;
-            break;
-          }
-        }
-        current = next;
-        out.append(next >= 32 && next < 127 ? (char) next : next == '\n' ? ' ' : '?');
+  private static void deleteTree(Path dir) throws IOException {
+    try (Stream<Path> s = Files.walk(dir)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
       }
     }
-    return out.toString();
   }
 
   private static byte[] defaultCorpus() {

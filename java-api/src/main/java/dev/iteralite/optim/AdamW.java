@@ -67,6 +67,17 @@ public final class AdamW implements AutoCloseable {
     return step;
   }
 
+  /**
+   * Sets the number of steps already taken, so that bias correction continues where a checkpoint
+   * left off (restore the moments into {@link #firstMoments()} and {@link #secondMoments()} too).
+   */
+  public void restoreStepCount(long steps) {
+    if (steps < 0) {
+      throw new IllegalArgumentException("AdamW: a step count must be >= 0, got " + steps);
+    }
+    step = steps;
+  }
+
   /** First moments (flat, parameter layout). */
   public Tensor firstMoments() {
     return m;

@@ -12,7 +12,7 @@ import java.util.List;
  * @param topP nucleus sampling: keep the smallest most-probable set whose probability exceeds p (1 = all)
  * @param seed seed of the sampler's random stream
  * @param stopSequences the text ends before the first occurrence of any of these
- * @param stopAtBos stop when the model emits BOS (token 1), as llama2.c does
+ * @param stopAtBos stop when the model emits BOS (token 1), as llama2.c does (only with a llama2.c tokenizer)
  */
 public record GenerationConfig(
     int maxNewTokens, float temperature, int topK, float topP, long seed, List<String> stopSequences, boolean stopAtBos) {

@@ -4,7 +4,7 @@ package dev.iteralite.generate;
  * What one generation produced.
  *
  * @param text the generated text (prompt excluded, stop sequence excluded)
- * @param promptTokens the prompt's token ids (BOS first)
+ * @param promptTokens the prompt's token ids (BOS first with a llama2.c tokenizer)
  * @param generatedTokens the sampled token ids (a final BOS that stopped generation excluded)
  * @param stopReason why generation ended
  */
@@ -19,6 +19,8 @@ public record GenerationResult(String text, int[] promptTokens, int[] generatedT
     /** The model emitted BOS (llama2.c's end of text). */
     BOS,
     /** A stop sequence appeared. */
-    STOP_SEQUENCE
+    STOP_SEQUENCE,
+    /** {@link GenerationListener#isCancelled()} returned true. */
+    CANCELLED
   }
 }

@@ -1,0 +1,346 @@
+package dev.iteralite.quant;
+
+import dev.iteralite.nativelib.IteraNative;
+import dev.iteralite.nativelib.RawPointer;
+import dev.iteralite.tensor.Arena;
+import dev.iteralite.tensor.DType;
+import dev.iteralite.tensor.NativeMemory;
+import dev.iteralite.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.util.Objects;
+
+/**
+ * A weight matrix {@code W [rows, cols]} stored in a compressed {@link WeightFormat} in native
+ * memory, with the native products that read it directly: {@code y = W x} ({@link #gemv}) and
+ * {@code Y = X W^T} ({@link #gemm}), the Linear-layer layout (rows = output features).
+ *
+ * <p>Integer formats quantise the activations on the fly to int8 blocks of 32 and accumulate in
+ * int32; F16/BF16 convert the weights to fp32 as they stream. The SIMD level follows {@code
+ * CpuBackend.setIsa} and the thread count {@code CpuBackend.setThreads}. The raw bytes
+ * ({@link #toBytes}) together with the format and shape are the whole state, so a checkpoint can
+ * store them and {@link #fromBytes} rebuild the matrix, validating every size and scale.
+ *
+ * <p>Owns its memory: close it (or use try-with-resources). Not thread-safe to close while a
+ * product runs; concurrent products on one matrix are fine.
+ */
+public final class QuantizedMatrix implements AutoCloseable {
+  private final WeightFormat format;
+  private final long rows;
+  private final long cols;
+  private final long rowBytes;
+  private final Tensor data; // I8 [rows * rowBytes]: the stored rows, back to back
+
+  private QuantizedMatrix(WeightFormat format, long rows, long cols, Tensor data) {
+    this.format = format;
+    this.rows = rows;
+    this.cols = cols;
+    this.rowBytes = format.rowBytes(cols);
+    this.data = data;
+  }
+
+  // ------------------------------------------------------------------ creation
+
+  /**
+   * Quantises an F32 matrix {@code [rows, cols]} (row stride allowed, last dimension contiguous).
+   *
+   * @throws IllegalArgumentException if the tensor is not such a matrix, {@code cols} does not suit
+   *     the format, or the weights hold NaN/infinity or values too large for the format's fp16 fields
+   */
+  public static QuantizedMatrix quantize(WeightFormat format, Tensor weights) {
+    Objects.requireNonNull(format, "format");
+    String op = "QuantizedMatrix.quantize(" + format.id() + ")";
+    long ld = matrixStride(op, "weights", weights, -1, -1);
+    long n = weights.dim(0);
+    long k = weights.dim(1);
+    format.checkCols(k);
+    requireNative(op);
+    Tensor data = Tensor.allocate(DType.I8, format.matrixBytes(n, k));
+    try {
+      int rc = IteraNative.itera_quantize(format.nativeCode(), n, k, weights.address(), ld, data.address());
+      if (rc != 0) {
+        throw new IllegalArgumentException(
+            op
+                + ": the weights "
+                + weights.describe()
+                + " hold a NaN or infinity, or a magnitude the format's fp16 fields cannot hold"
+                + " (F16 weights and Q4_0/INT4 scales overflow above 65504); clean or rescale them first");
+      }
+      return new QuantizedMatrix(format, n, k, data);
+    } catch (RuntimeException e) {
+      data.close();
+      throw e;
+    }
+  }
+
+  /** {@link #fromBytes(WeightFormat, long, long, ByteBuffer)} over an array. */
+  public static QuantizedMatrix fromBytes(WeightFormat format, long rows, long cols, byte[] bytes) {
+    Objects.requireNonNull(bytes, "bytes");
+    return fromBytes(format, rows, cols, ByteBuffer.wrap(bytes));
+  }
+
+  /**
+   * Rebuilds a matrix from its stored bytes (the buffer's remaining bytes; its position is not
+   * moved), e.g. as read from a checkpoint.
+   *
+   * @throws IllegalArgumentException if the byte count is not exactly {@code
+   *     format.matrixBytes(rows, cols)}, or a stored scale is NaN/infinite or an INT4 zero point
+   *     exceeds 15 (a corrupt or mislabelled tensor)
+   */
+  public static QuantizedMatrix fromBytes(WeightFormat format, long rows, long cols, ByteBuffer bytes) {
+    Objects.requireNonNull(format, "format");
+    Objects.requireNonNull(bytes, "bytes");
+    String op = "QuantizedMatrix.fromBytes(" + format.id() + ", " + rows + " x " + cols + ")";
+    format.checkCols(cols);
+    long expected = format.matrixBytes(rows, cols);
+    if (bytes.remaining() != expected) {
+      throw new IllegalArgumentException(
+          op
+              + ": expected "
+              + expected
+              + " bytes ("
+              + rows
+              + " rows of "
+              + format.rowBytes(cols)
+              + "), got "
+              + bytes.remaining()
+              + "; the format or the shape recorded with these bytes is wrong, or the data is truncated");
+    }
+    requireNative(op);
+    Tensor data = Tensor.allocate(DType.I8, expected);
+    try {
+      buffer(data, expected).put(bytes.duplicate());
+      if (IteraNative.itera_quant_check(format.nativeCode(), rows, cols, data.address()) != 0) {
+        throw new IllegalArgumentException(
+            op
+                + ": the bytes do not hold valid "
+                + format.id()
+                + " rows (a scale or weight is NaN/infinite, or an INT4 zero point exceeds 15);"
+                + " the data is corrupt or was written in another format");
+      }
+      return new QuantizedMatrix(format, rows, cols, data);
+    } catch (RuntimeException e) {
+      data.close();
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------------ description
+
+  public WeightFormat format() {
+    return format;
+  }
+
+  /** Output features (N). */
+  public long rows() {
+    return rows;
+  }
+
+  /** Input features (K). */
+  public long cols() {
+    return cols;
+  }
+
+  /** Stored bytes (scales, zero points and padding included). */
+  public long bytes() {
+    return rows * rowBytes;
+  }
+
+  /** Stored bits per weight. */
+  public double bitsPerWeight() {
+    return 8.0 * bytes() / ((double) rows * cols);
+  }
+
+  /** Native address of the stored rows, for kernels; valid until {@link #close()}. */
+  public long address() {
+    return data.address();
+  }
+
+  /** Whether {@link #close()} has run. */
+  public boolean isClosed() {
+    return data.isClosed();
+  }
+
+  @Override
+  public String toString() {
+    return "QuantizedMatrix[" + format.id() + ", " + rows + " x " + cols + ", " + bytes() + " bytes]"
+        + (isClosed() ? " (closed)" : "");
+  }
+
+  // ------------------------------------------------------------------ bytes
+
+  /** A copy of the stored bytes (limited to matrices under 2 GiB). */
+  public byte[] toBytes() {
+    long n = bytes();
+    if (n > Integer.MAX_VALUE - 8) {
+      throw new UnsupportedOperationException(
+          this + " is too large for one Java array; use copyTo(ByteBuffer) in pieces or write from address()");
+    }
+    byte[] out = new byte[(int) n];
+    buffer(data, n).get(out);
+    return out;
+  }
+
+  /** Copies the stored bytes into {@code dst} at its position, advancing it by {@link #bytes()}. */
+  public void copyTo(ByteBuffer dst) {
+    Objects.requireNonNull(dst, "dst");
+    if (dst.remaining() < bytes()) {
+      throw new IllegalArgumentException(
+          "QuantizedMatrix.copyTo: the buffer has " + dst.remaining() + " bytes left, " + bytes() + " needed");
+    }
+    dst.put(buffer(data, bytes()));
+  }
+
+  // ------------------------------------------------------------------ compute
+
+  /** A new F32 {@code [rows, cols]} tensor in {@code arena} holding the dequantised weights. */
+  public Tensor dequantize(Arena arena) {
+    Objects.requireNonNull(arena, "arena");
+    checkOpen("dequantize");
+    Tensor out = arena.allocate(DType.F32, rows, cols);
+    dequantize(out);
+    return out;
+  }
+
+  /** Writes the dequantised weights into {@code out}, an F32 {@code [rows, cols]} matrix (row stride allowed). */
+  public void dequantize(Tensor out) {
+    String op = "QuantizedMatrix.dequantize(" + format.id() + ")";
+    checkOpen(op);
+    long ld = matrixStride(op, "out", out, rows, cols);
+    check(op, IteraNative.itera_dequantize(format.nativeCode(), rows, cols, address(), out.address(), ld));
+  }
+
+  /**
+   * {@code y = W x}: {@code x} F32 with {@code cols} elements ({@code [cols]} or {@code [1, cols]}),
+   * {@code y} F32 with {@code rows} elements; both contiguous, {@code y} written (never read) and
+   * not overlapping {@code x}.
+   */
+  public void gemv(Tensor x, Tensor y) {
+    String op = "QuantizedMatrix.gemv(" + format.id() + ")";
+    checkOpen(op);
+    vector(op, "x", x, cols);
+    vector(op, "y", y, rows);
+    disjoint(op, x, 1, cols, cols, y, 1, rows, rows);
+    check(op, IteraNative.itera_qgemv(format.nativeCode(), rows, cols, address(), x.address(), y.address()));
+  }
+
+  /**
+   * {@code Y = X W^T}: {@code x} F32 {@code [M, cols]}, {@code y} F32 {@code [M, rows]} (row
+   * strides allowed, last dimensions contiguous); {@code y} is written (never read) and must not
+   * overlap {@code x}.
+   */
+  public void gemm(Tensor x, Tensor y) {
+    String op = "QuantizedMatrix.gemm(" + format.id() + ")";
+    checkOpen(op);
+    long ldx = matrixStride(op, "x", x, -1, cols);
+    long m = x.dim(0);
+    long ldy = matrixStride(op, "y", y, m, rows);
+    disjoint(op, x, m, cols, ldx, y, m, rows, ldy);
+    check(op, IteraNative.itera_qgemm(format.nativeCode(), m, rows, cols, x.address(), ldx, address(), y.address(), ldy));
+  }
+
+  /** Frees the native memory. Idempotent. */
+  @Override
+  public void close() {
+    data.close();
+  }
+
+  // ------------------------------------------------------------------ validation
+
+  private void checkOpen(String op) {
+    if (data.isClosed()) {
+      throw new IllegalStateException(op + ": " + this + " is closed");
+    }
+  }
+
+  private static void requireNative(String op) {
+    if (!NativeMemory.usesKernelAllocator()) {
+      throw new IllegalStateException(
+          op + ": quantised matrices need the native CPU kernel library, which did not load on this machine");
+    }
+  }
+
+  private static void present(String op, String name, Tensor t) {
+    if (t == null) {
+      throw new IllegalArgumentException(op + ": argument '" + name + "' is null");
+    }
+    if (t.isClosed()) {
+      throw new IllegalArgumentException(op + ": argument '" + name + "' (" + t + ") is closed");
+    }
+    if (t.dtype() != DType.F32) {
+      throw new IllegalArgumentException(
+          op + ": argument '" + name + "' must be F32, got " + t.describe() + "; convert it to F32 first");
+    }
+  }
+
+  /**
+   * Checks an F32 rank-2 matrix with a contiguous last dimension (expected rows / cols, -1 = any)
+   * and returns its row stride.
+   */
+  private static long matrixStride(String op, String name, Tensor t, long expRows, long expCols) {
+    present(op, name, t);
+    if (t.rank() != 2) {
+      throw new IllegalArgumentException(
+          op + ": argument '" + name + "' must be a matrix [rows, cols], got " + t.describe() + "; reshape it to rank 2");
+    }
+    long r = t.dim(0);
+    long c = t.dim(1);
+    if ((expRows >= 0 && r != expRows) || (expCols >= 0 && c != expCols) || r == 0 || c == 0) {
+      throw new IllegalArgumentException(
+          op + ": argument '" + name + "' must have shape [" + (expRows >= 0 ? expRows : "M") + ", "
+              + (expCols >= 0 ? expCols : "K") + "] (non-empty), got " + t.describe());
+    }
+    if (c > 1 && t.stride(1) != 1) {
+      throw new IllegalArgumentException(
+          op + ": argument '" + name + "' needs contiguous rows (column stride 1), got strides "
+              + java.util.Arrays.toString(t.strides()) + "; copy it into a contiguous tensor");
+    }
+    long ld = r == 1 ? Math.max(c, t.stride(0)) : t.stride(0);
+    if (ld < c) {
+      throw new IllegalArgumentException(
+          op + ": argument '" + name + "' has row stride " + ld + " < " + c + " columns (rows overlap)");
+    }
+    return ld;
+  }
+
+  private static void vector(String op, String name, Tensor t, long n) {
+    present(op, name, t);
+    boolean shapeOk = (t.rank() == 1 && t.dim(0) == n) || (t.rank() == 2 && t.dim(0) == 1 && t.dim(1) == n);
+    if (!shapeOk) {
+      throw new IllegalArgumentException(
+          op + ": argument '" + name + "' must be [" + n + "] or [1, " + n + "], got " + t.describe());
+    }
+    if (!t.isContiguous()) {
+      throw new IllegalArgumentException(
+          op + ": argument '" + name + "' must be contiguous, got strides " + java.util.Arrays.toString(t.strides()));
+    }
+  }
+
+  /** The output must not share bytes with the input (the kernels read x while writing y). */
+  private static void disjoint(String op, Tensor x, long xr, long xc, long ldx, Tensor y, long yr, long yc, long ldy) {
+    long x0 = x.address();
+    long x1 = x0 + 4 * ((xr - 1) * ldx + xc);
+    long y0 = y.address();
+    long y1 = y0 + 4 * ((yr - 1) * ldy + yc);
+    if (x0 < y1 && y0 < x1) {
+      throw new IllegalArgumentException(
+          op + ": output 'y' (" + y + ") overlaps input 'x' (" + x + "); write into a separate tensor");
+    }
+  }
+
+  private static void check(String op, int rc) {
+    if (rc != 0) {
+      // Every argument was validated above, so a native refusal is a bug, not bad input.
+      throw new IllegalStateException(op + ": native kernel returned status " + rc);
+    }
+  }
+
+  private static ByteBuffer buffer(Tensor t, long bytes) {
+    if (bytes > Integer.MAX_VALUE) {
+      throw new UnsupportedOperationException("byte access from Java is limited to matrices under 2 GiB");
+    }
+    // JavaCPP may size the buffer by its own element size: pin it to exactly `bytes`.
+    ByteBuffer b = new RawPointer(t.address(), bytes).asByteBuffer();
+    b.clear().limit((int) bytes);
+    return b.slice();
+  }
+}

@@ -1,0 +1,134 @@
+package dev.iteralite.maven;
+
+import dev.iteralite.backend.Backend;
+import dev.iteralite.backend.Backends;
+import dev.iteralite.backend.CpuBackend;
+import java.io.File;
+import org.apache.maven.plugin.AbstractMojo;
+import org.apache.maven.plugin.MojoExecutionException;
+import org.apache.maven.plugin.MojoFailureException;
+import org.apache.maven.plugins.annotations.Parameter;
+
+/**
+ * What every {@code itera} goal shares: the global skip flag, which model to load and the native
+ * thread count. Subclasses implement {@link #run}; skipping, configuration errors and the
+ * process-wide native lock are handled here.
+ */
+public abstract class AbstractIteraMojo extends AbstractMojo {
+  /**
+   * The native library and its thread count are process-wide, so goals of parallel ({@code -T})
+   * module builds take turns instead of racing.
+   */
+  private static final Object NATIVE_LOCK = new Object();
+
+  /** Skips every itera goal. */
+  @Parameter(property = PropertyNames.SKIP, defaultValue = "false")
+  boolean skip;
+
+  /**
+   * An Itera-Lite preset with random weights drawn from {@code seed} and the byte tokenizer:
+   * {@code tiny} or {@code small}. Configure exactly one of {@code preset}, {@code
+   * llama2cCheckpoint} or {@code checkpoint}.
+   */
+  @Parameter(property = PropertyNames.PRESET)
+  String preset;
+
+  /** Seed of the preset's weights. */
+  @Parameter(property = PropertyNames.SEED, defaultValue = "42")
+  long seed;
+
+  /** A llama2.c checkpoint ({@code .bin}, e.g. stories260K.bin); needs {@code llama2cTokenizer}. */
+  @Parameter(property = PropertyNames.LLAMA2C_CHECKPOINT)
+  File llama2cCheckpoint;
+
+  /** The llama2.c tokenizer ({@code .bin}) the checkpoint was trained with. */
+  @Parameter(property = PropertyNames.LLAMA2C_TOKENIZER)
+  File llama2cTokenizer;
+
+  /**
+   * An Itera-Lite checkpoint: a training run's root directory (its last checkpoint is used) or one
+   * checkpoint folder.
+   */
+  @Parameter(property = PropertyNames.CHECKPOINT)
+  File checkpoint;
+
+  /** Native worker threads (kernels and OpenBLAS); 0 uses every core. */
+  @Parameter(property = PropertyNames.THREADS, defaultValue = "0")
+  int threads;
+
+  /** The goal's name, for log lines. */
+  abstract String goal();
+
+  /** Whether the goal's own skip flag is set. */
+  abstract boolean goalSkipped();
+
+  /** Checks the goal's own parameters (the model is checked separately). */
+  abstract void validateGoal() throws ConfigurationProblem;
+
+  /** Runs the goal on a validated configuration. */
+  abstract void run(Backend backend, ModelSpec model) throws MojoExecutionException, MojoFailureException,
+      ConfigurationProblem;
+
+  /** Checks the configured model(s); goals with several models override this. */
+  void validateModels() throws ConfigurationProblem {
+    modelSpec().validate();
+  }
+
+  /** Whether any of the top-level model elements is set. */
+  boolean topLevelModelSet() {
+    return (preset != null && !preset.isBlank()) || llama2cCheckpoint != null || llama2cTokenizer != null
+        || checkpoint != null;
+  }
+
+  ModelSpec modelSpec() {
+    return new ModelSpec(preset, seed, llama2cCheckpoint, llama2cTokenizer, checkpoint);
+  }
+
+  /** Validates everything without loading anything; the message names the XML element and the fix. */
+  void validate() throws MojoExecutionException {
+    try {
+      if (threads < 0) {
+        throw new ConfigurationProblem("threads", "must be >= 0, got " + threads,
+            "use 0 for every core or a positive count (-D" + PropertyNames.THREADS + "=2)");
+      }
+      validateModels();
+      validateGoal();
+    } catch (ConfigurationProblem p) {
+      throw new MojoExecutionException(p.getMessage(), p);
+    }
+  }
+
+  @Override
+  public final void execute() throws MojoExecutionException, MojoFailureException {
+    if (skip || goalSkipped()) {
+      getLog().info("Skipping itera:" + goal() + " (" + (skip ? PropertyNames.SKIP : "itera." + goal() + ".skip")
+          + " is set)");
+      return;
+    }
+    validate();
+    synchronized (NATIVE_LOCK) {
+      Backend backend;
+      try {
+        backend = Backends.select();
+      } catch (RuntimeException e) {
+        throw new MojoExecutionException("cannot start an Itera-Lite backend: " + e.getMessage(), e);
+      }
+      if (backend instanceof CpuBackend cpu) {
+        // Always set: an earlier goal in this JVM may have lowered it (0 restores every core).
+        int now = cpu.setThreads(threads);
+        if (threads > 0) {
+          getLog().info("Itera-Lite native threads: " + now);
+        }
+      }
+      try {
+        run(backend, modelSpec());
+      } catch (ConfigurationProblem p) {
+        throw new MojoExecutionException(p.getMessage(), p);
+      } catch (RuntimeException e) {
+        // Anything the library throws here is unexpected (bad weights, a native failure): a build
+        // error naming the goal, not a stack trace from Maven's internals.
+        throw new MojoExecutionException("itera:" + goal() + " failed: " + e, e);
+      }
+    }
+  }
+}

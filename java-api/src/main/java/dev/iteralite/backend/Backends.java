@@ -42,8 +42,13 @@ public final class Backends {
         return cpu;
       }
       if (cpuFailure == null) {
+        int threads = threadsProperty();
         try {
-          cpu = new CpuBackend();
+          CpuBackend created = new CpuBackend();
+          if (threads > 0) {
+            created.setThreads(threads);
+          }
+          cpu = created;
           return cpu;
         } catch (LinkageError | RuntimeException e) {
           cpuFailure = e;
@@ -60,6 +65,33 @@ public final class Backends {
               + "linux-x86_64 jar is on the class path, or use Backends.reference()",
           cpuFailure);
     }
+  }
+
+  /**
+   * System property with the kernels' worker-thread count for the CPU backend ({@code >= 1});
+   * unset: all available cores.
+   */
+  public static final String THREADS_PROPERTY = "itera.threads";
+
+  private static int threadsProperty() {
+    return parseThreads(System.getProperty(THREADS_PROPERTY));
+  }
+
+  /** {@value #THREADS_PROPERTY}'s value as a thread count, 0 when unset. */
+  static int parseThreads(String value) {
+    if (value == null || value.isBlank()) {
+      return 0;
+    }
+    try {
+      int n = Integer.parseInt(value.trim());
+      if (n >= 1) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException("system property " + THREADS_PROPERTY + " must be a thread count >= 1, got '"
+        + value + "' (leave it unset to use every core)");
   }
 
   /** The pure-Java double-precision reference backend (one shared instance). */

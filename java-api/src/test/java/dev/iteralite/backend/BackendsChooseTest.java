@@ -58,4 +58,15 @@ class BackendsChooseTest {
     assertSame(stand, s.backend());
     assertTrue(s.logLine().contains("native library loaded"), s.logLine());
   }
+
+  @Test
+  void threadCountPropertyIsValidated() {
+    assertEquals(0, Backends.parseThreads(null));
+    assertEquals(0, Backends.parseThreads(" "));
+    assertEquals(3, Backends.parseThreads(" 3 "));
+    for (String bad : new String[] {"0", "-2", "two", "1.5"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backends.parseThreads(bad));
+      assertTrue(e.getMessage().contains("itera.threads") && e.getMessage().contains(bad), e.getMessage());
+    }
+  }
 }

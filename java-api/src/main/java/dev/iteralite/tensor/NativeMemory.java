@@ -5,6 +5,7 @@ import dev.iteralite.nativelib.RawPointer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 
 /**
@@ -75,14 +76,16 @@ public final class NativeMemory {
     LIVE_BLOCKS.decrementAndGet();
   }
 
-  /** A direct buffer over {@code bytes} bytes at {@code address} (no ownership), native order. */
-  static ByteBuffer wrap(long address, long bytes) {
+  /** A direct buffer over exactly {@code bytes} bytes at {@code address} (no ownership), native order. */
+  public static ByteBuffer wrap(long address, long bytes) {
     if (bytes > Integer.MAX_VALUE) {
       throw new UnsupportedOperationException(
           "element access from Java is limited to tensors under 2 GiB; this one has "
               + bytes
               + " bytes (native kernels handle any size)");
     }
-    return new RawPointer(address, bytes).asByteBuffer().order(ByteOrder.nativeOrder());
+    // Through BytePointer: RawPointer's element size is 8 (sizeof a pointer), so its own buffer
+    // would span 8x the bytes asked for.
+    return new BytePointer(new RawPointer(address, bytes)).capacity(bytes).asByteBuffer().order(ByteOrder.nativeOrder());
   }
 }

@@ -1,7 +1,12 @@
 package dev.iteralite.model;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
 import dev.iteralite.nn.MambaConfig;
 import dev.iteralite.nn.MoeConfig;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Hyper-parameters of the {@link IteraLiteModel}: a token embedding, {@code nLayers} blocks of
@@ -11,6 +16,9 @@ import dev.iteralite.nn.MoeConfig;
  * <p>The feed-forward network of block {@code i} (0-based) is a top-{@code topK} mixture of {@code
  * experts} SwiGLU experts when {@code moeEvery > 0 && (i + 1) % moeEvery == 0}, and a dense SwiGLU
  * network otherwise; both have hidden width {@code ffnHidden}.
+ *
+ * <p>The JSON form (checkpoints' {@code config.json}) has one member per field; {@code dInner} may be
+ * absent (files written before channel pruning existed) and then means {@code expand * dModel}.
  *
  * @param vocabSize vocabulary size V (>= 2)
  * @param dModel model width D
@@ -25,6 +33,8 @@ import dev.iteralite.nn.MoeConfig;
  * @param ffnHidden hidden width of every feed-forward network (dense and each expert)
  * @param balanceWeight weight of the MoE load-balancing loss (>= 0)
  * @param zLossWeight weight of the MoE router z-loss (>= 0)
+ * @param dInner Mamba inner width E (default expand * dModel; smaller after channel pruning). Absent
+ *     from configurations written before it existed: they load with the default.
  */
 public record IteraLiteConfig(
     int vocabSize,
@@ -39,7 +49,8 @@ public record IteraLiteConfig(
     int topK,
     int ffnHidden,
     double balanceWeight,
-    double zLossWeight) {
+    double zLossWeight,
+    int dInner) {
 
   /** RMSNorm epsilon used by every norm of the model. */
   public static final float NORM_EPS = 1e-5f;
@@ -65,8 +76,10 @@ public record IteraLiteConfig(
     if (!(zLossWeight >= 0) || Double.isInfinite(zLossWeight)) {
       throw new IllegalArgumentException("IteraLiteConfig: zLossWeight must be finite and >= 0, got " + zLossWeight);
     }
+    positive("expand", expand);
+    positive("dInner", dInner);
     // The mixer's own checks (dState limit, dtRank, sizes).
-    MambaConfig.builder(dModel).dState(dState).dConv(dConv).expand(expand).dtRank(dtRank).build();
+    mambaConfig(dModel, dState, dConv, expand, dtRank, dInner);
   }
 
   private static void positive(String name, int v) {
@@ -97,7 +110,56 @@ public record IteraLiteConfig(
 
   /** The mixer configuration of every block. */
   public MambaConfig mambaConfig() {
-    return MambaConfig.builder(dModel).dState(dState).dConv(dConv).expand(expand).dtRank(dtRank).build();
+    return mambaConfig(dModel, dState, dConv, expand, dtRank, dInner);
+  }
+
+  private static MambaConfig mambaConfig(int dModel, int dState, int dConv, int expand, int dtRank, int dInner) {
+    return MambaConfig.builder(dModel).dState(dState).dConv(dConv).expand(expand).dtRank(dtRank).dInner(dInner).build();
+  }
+
+  private static final List<String> JSON_FIELDS = List.of("vocabSize", "dModel", "nLayers", "dState", "dConv", "expand",
+      "dtRank", "moeEvery", "experts", "topK", "ffnHidden", "balanceWeight", "zLossWeight", "dInner");
+
+  /**
+   * Reads the JSON object form (as checkpoints write it: one member per field). Every field is
+   * required except {@code dInner}, which configurations from before channel pruning lack (it
+   * defaults to expand * dModel); unknown members are rejected.
+   */
+  @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+  static IteraLiteConfig fromJson(Map<String, Object> json) {
+    if (json == null) {
+      throw new IllegalArgumentException("IteraLiteConfig: expected a JSON object");
+    }
+    Set<String> unknown = new LinkedHashSet<>(json.keySet());
+    unknown.removeAll(JSON_FIELDS);
+    if (!unknown.isEmpty()) {
+      throw new IllegalArgumentException("IteraLiteConfig: unknown fields " + unknown + "; known: " + JSON_FIELDS);
+    }
+    int dModel = intField(json, "dModel");
+    int expand = intField(json, "expand");
+    int dInner = json.containsKey("dInner") ? intField(json, "dInner") : (int) Math.min(Integer.MAX_VALUE, (long) expand * dModel);
+    return new IteraLiteConfig(intField(json, "vocabSize"), dModel, intField(json, "nLayers"), intField(json, "dState"),
+        intField(json, "dConv"), expand, intField(json, "dtRank"), intField(json, "moeEvery"), intField(json, "experts"),
+        intField(json, "topK"), intField(json, "ffnHidden"), doubleField(json, "balanceWeight"),
+        doubleField(json, "zLossWeight"), dInner);
+  }
+
+  private static int intField(Map<String, Object> json, String name) {
+    Object v = json.get(name);
+    if (!(v instanceof Integer i)) {
+      throw new IllegalArgumentException("IteraLiteConfig: field '" + name + "' must be an integer, got "
+          + (json.containsKey(name) ? v : "nothing (missing)"));
+    }
+    return i;
+  }
+
+  private static double doubleField(Map<String, Object> json, String name) {
+    Object v = json.get(name);
+    if (!(v instanceof Number n) || v instanceof java.math.BigInteger) {
+      throw new IllegalArgumentException("IteraLiteConfig: field '" + name + "' must be a number, got "
+          + (json.containsKey(name) ? v : "nothing (missing)"));
+    }
+    return n.doubleValue();
   }
 
   /** The MoE configuration of the MoE blocks (dropless SwiGLU experts). */
@@ -109,7 +171,7 @@ public record IteraLiteConfig(
   /** Number of trainable elements, computed from the hyper-parameters (the tied head adds none). */
   public long parameterCount() {
     long d = dModel;
-    long e = (long) expand * dModel;
+    long e = dInner;
     long n = dState;
     long r = dtRank;
     long mixer = 2 * e * d + e * dConv + e + (r + 2 * n) * e + e * r + e + e * n + e + d * e;
@@ -137,6 +199,7 @@ public record IteraLiteConfig(
     private int ffnHidden = -1;
     private double balanceWeight = 1e-2;
     private double zLossWeight = 1e-3;
+    private int dInner = -1;
 
     private Builder(int vocabSize, int dModel, int nLayers) {
       this.vocabSize = vocabSize;
@@ -194,6 +257,15 @@ public record IteraLiteConfig(
       return this;
     }
 
+    /** Mamba inner width; default expand * dModel (set by channel pruning). */
+    public Builder dInner(int v) {
+      if (v < 1) {
+        throw new IllegalArgumentException("IteraLiteConfig: dInner must be >= 1, got " + v);
+      }
+      dInner = v;
+      return this;
+    }
+
     public IteraLiteConfig build() {
       if (dtRank == 0 || dtRank < -1) {
         throw new IllegalArgumentException("IteraLiteConfig: dtRank must be >= 1, got " + dtRank);
@@ -203,8 +275,9 @@ public record IteraLiteConfig(
       }
       int r = dtRank > 0 ? dtRank : (dModel + 15) / 16;
       int h = ffnHidden > 0 ? ffnHidden : (int) Math.min(Integer.MAX_VALUE, 4L * dModel);
+      int e = dInner > 0 ? dInner : (int) Math.min(Integer.MAX_VALUE, (long) expand * dModel);
       return new IteraLiteConfig(vocabSize, dModel, nLayers, dState, dConv, expand, r, moeEvery, experts, topK, h,
-          balanceWeight, zLossWeight);
+          balanceWeight, zLossWeight, e);
     }
   }
 }

@@ -25,7 +25,10 @@ import java.util.List;
  * <p><b>Training.</b> {@link #forwardBackward} runs one forward and backward over {@code batch}
  * sequences laid out token-major ({@code tokens[b * L + t]}), accumulates every parameter gradient
  * (the MoE auxiliary losses included) and returns the total loss: mean next-token cross-entropy
- * plus the MoE auxiliary losses. {@link #loss} evaluates the cross-entropy alone.
+ * plus the MoE auxiliary losses. {@link #loss} evaluates the cross-entropy alone. {@link
+ * #forwardBackward(int[], int, HeadObjective, Arena)} runs the same pass with a caller-supplied
+ * objective on the final hidden states and head weight (knowledge distillation); the cross-entropy
+ * path is that method with the fused head loss.
  *
  * <p><b>Decoding.</b> {@link #newState(int)} holds every mixer's recurrent state; {@link
  * #stepLogits} feeds one token per sequence in time and memory independent of the context length.
@@ -130,8 +133,16 @@ public final class IteraLiteModel implements CausalLm {
     return load;
   }
 
+  /**
+   * A single-sequence decoding session: on the native CPU backend with F32 weights an
+   * allocation-free decoder ({@code IteraLiteDecoder}); otherwise {@link #stepLogits} on a
+   * one-sequence {@link State}.
+   */
   @Override
   public DecodeSession newSession() {
+    if (backend instanceof dev.iteralite.backend.CpuBackend && params.dtype() == DType.F32) {
+      return new IteraLiteDecoder(this);
+    }
     State state = newState(1);
     return new DecodeSession() {
       @Override
@@ -195,10 +206,40 @@ public final class IteraLiteModel implements CausalLm {
    */
   @Override
   public double forwardBackward(int[] tokens, int[] targets, int batch, Arena arena) {
+    return forwardBackward(tokens, batch, (h, w, dh, a) -> head.forwardBackward(h, targetTensor(targets, tokens.length, a), dh, a),
+        arena);
+  }
+
+  /**
+   * A loss computed by the caller from the final hidden states and the LM head weight, with its
+   * gradient: what distillation and other head-level objectives plug into the model's backward.
+   */
+  @FunctionalInterface
+  public interface HeadObjective {
+    /**
+     * Computes the loss of the hidden states {@code hidden} [T, D] (after the final norm, token-major
+     * like the input) under the head weight {@code head} [V, D] (logits = hidden head^T).
+     *
+     * @param dHidden zeroed [T, D]: accumulate dLoss/dHidden into it and dLoss/dW into {@code
+     *     head.grad()}; null when only the loss is wanted (leave every gradient untouched then)
+     * @return the loss
+     */
+    double apply(Tensor hidden, Parameter head, Tensor dHidden, Arena arena);
+  }
+
+  /**
+   * One training forward and backward with a caller-supplied head objective in place of the
+   * cross-entropy; accumulates every parameter gradient, the MoE auxiliary losses included.
+   *
+   * @return the objective's loss plus the MoE auxiliary losses
+   */
+  public double forwardBackward(int[] tokens, int batch, HeadObjective objective, Arena arena) {
+    if (objective == null) {
+      throw new IllegalArgumentException("IteraLiteModel: the head objective must not be null");
+    }
     Tensor h = forwardHidden(tokens, batch, arena);
-    Tensor tgt = targetTensor(targets, tokens.length, arena);
     Tensor dh = arena.allocate(h.dtype(), h.shape());
-    double ce = head.forwardBackward(h, tgt, dh, arena);
+    double loss = objective.apply(h, head.weight(), dh, arena);
     Tensor dx = finalNorm.backward(dh, arena);
     for (int i = config.nLayers() - 1; i >= 0; i--) {
       Tensor dn2 = ffns[i].backward(dx, arena);
@@ -210,7 +251,17 @@ public final class IteraLiteModel implements CausalLm {
       dx = dx0;
     }
     embedding.backward(dx, arena);
-    return ce + lastAuxLoss;
+    return loss + lastAuxLoss;
+  }
+
+  /** The objective's loss of one forward (without the auxiliary losses), gradients untouched. */
+  public double objectiveLoss(int[] tokens, int batch, HeadObjective objective) {
+    if (objective == null) {
+      throw new IllegalArgumentException("IteraLiteModel: the head objective must not be null");
+    }
+    try (Arena arena = Arena.open()) {
+      return objective.apply(forwardHidden(tokens, batch, arena), head.weight(), null, arena);
+    }
   }
 
   /** Mean next-token cross-entropy (nats per counted target) without touching gradients. */
@@ -405,6 +456,11 @@ public final class IteraLiteModel implements CausalLm {
     /** Tokens fed per sequence since creation or {@link #reset()}. */
     public long position() {
       return position;
+    }
+
+    /** The recurrent state of block {@code layer}'s mixer. */
+    MambaState mixerState(int layer) {
+      return mixerStates[layer];
     }
 
     /** Zeroes every mixer state (an empty prompt). */

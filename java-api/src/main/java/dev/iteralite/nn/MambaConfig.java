@@ -6,13 +6,15 @@ import dev.iteralite.backend.SelectiveScan;
  * Hyper-parameters of a {@link MambaMixer} (Mamba-1; kernel-facts §1.1): model width {@code
  * dModel}, state size {@code dState} (N, default 16), convolution taps {@code dConv} (K, default 4),
  * {@code expand} (E = expand * dModel, default 2), {@code dtRank} (R, default ceil(dModel / 16)),
+ * the inner width {@code dInner} (E; default expand * dModel, smaller after channel pruning),
  * the dt initialisation range [{@code dtMin}, {@code dtMax}] (default [1e-3, 0.1]) with floor
  * {@code dtFloor} (1e-4), and the scan's {@code chunk} (tokens per saved state for the backward).
  *
  * <p>Use {@link #of(int)} for the defaults or {@link #builder(int)}.
  */
 public record MambaConfig(
-    int dModel, int dState, int dConv, int expand, int dtRank, double dtMin, double dtMax, double dtFloor, int chunk) {
+    int dModel, int dState, int dConv, int expand, int dtRank, double dtMin, double dtMax, double dtFloor, int chunk,
+    int dInner) {
 
   public MambaConfig {
     positive("dModel", dModel);
@@ -21,12 +23,13 @@ public record MambaConfig(
     positive("expand", expand);
     positive("dtRank", dtRank);
     positive("chunk", chunk);
+    positive("dInner", dInner);
     if (dState > SelectiveScan.MAX_STATE) {
       throw new IllegalArgumentException(
           "MambaConfig: dState=" + dState + " exceeds the scan kernels' limit " + SelectiveScan.MAX_STATE);
     }
-    if ((long) dModel * expand > Integer.MAX_VALUE / 2) {
-      throw new IllegalArgumentException("MambaConfig: dInner = dModel * expand = " + (long) dModel * expand + " is too large");
+    if ((long) dModel * expand > Integer.MAX_VALUE / 2 || dInner > Integer.MAX_VALUE / 2) {
+      throw new IllegalArgumentException("MambaConfig: dInner = " + Math.max((long) dModel * expand, dInner) + " is too large");
     }
     if (!(dtMin > 0 && dtMin <= dtMax && Double.isFinite(dtMax))) {
       throw new IllegalArgumentException(
@@ -52,11 +55,6 @@ public record MambaConfig(
     return new Builder(dModel);
   }
 
-  /** d_inner = expand * d_model. */
-  public int dInner() {
-    return expand * dModel;
-  }
-
   /** Builder with Mamba's defaults. */
   public static final class Builder {
     private final int dModel;
@@ -68,6 +66,7 @@ public record MambaConfig(
     private double dtMax = 0.1;
     private double dtFloor = 1e-4;
     private int chunk = SelectiveScan.DEFAULT_CHUNK;
+    private int dInner = -1;
 
     private Builder(int dModel) {
       this.dModel = dModel;
@@ -105,6 +104,18 @@ public record MambaConfig(
       return this;
     }
 
+    /**
+     * Inner width E; default expand * dModel. Set explicitly for channel-pruned mixers, whose
+     * width is no longer a multiple of dModel.
+     */
+    public Builder dInner(int v) {
+      if (v < 1) {
+        throw new IllegalArgumentException("MambaConfig: dInner must be >= 1, got " + v);
+      }
+      dInner = v;
+      return this;
+    }
+
     public Builder chunk(int v) {
       chunk = v;
       return this;
@@ -115,7 +126,11 @@ public record MambaConfig(
       if (dtRank == 0 || dtRank < -1) {
         throw new IllegalArgumentException("MambaConfig: dtRank must be >= 1, got " + dtRank);
       }
-      return new MambaConfig(dModel, dState, dConv, expand, r, dtMin, dtMax, dtFloor, chunk);
+      if ((long) dModel * expand > Integer.MAX_VALUE / 2) {
+        throw new IllegalArgumentException("MambaConfig: dInner = dModel * expand = " + (long) dModel * expand + " is too large");
+      }
+      int e = dInner > 0 ? dInner : expand * dModel;
+      return new MambaConfig(dModel, dState, dConv, expand, r, dtMin, dtMax, dtFloor, chunk, e);
     }
   }
 }

@@ -76,6 +76,9 @@ public final class Tokenizers {
       } else if (tokenizer instanceof Llama2cTokenizer) {
         type = "llama2c";
         ((Llama2cTokenizer) tokenizer).writePayload(payload);
+      } else if (tokenizer instanceof RemappedTokenizer r) { // vocabulary trimming (compress package)
+        type = "remapped";
+        r.writePayload(payload);
       } else {
         throw new IllegalArgumentException(
             "cannot save tokenizer " + tokenizer.getClass().getName() + ": not one of dev.iteralite.tokenizer's");
@@ -162,6 +165,8 @@ public final class Tokenizers {
         return CharTokenizer.readPayload(p);
       case "llama2c":
         return Llama2cTokenizer.readPayload(p);
+      case "remapped":
+        return RemappedTokenizer.readPayload(p);
       default:
         throw new IOException(what + ": unknown tokenizer type \"" + type + "\"");
     }

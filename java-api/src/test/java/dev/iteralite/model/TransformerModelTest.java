@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.iteralite.backend.Backend;
 import dev.iteralite.backend.Backends;
+import dev.iteralite.generate.GenerationConfig;
+import dev.iteralite.generate.GenerationResult;
+import dev.iteralite.generate.Generator;
 import dev.iteralite.nn.GradientChecker;
 import dev.iteralite.nn.Parameter;
 import dev.iteralite.nn.ParameterSet;
@@ -284,6 +287,9 @@ class TransformerModelTest {
         }
       }
       double stepLoss = nll / n;
+      // The generator on the trainable model (its KV-cache session) reproduces llama2.c's greedy sample.
+      GenerationResult g = new Generator(m, tok).generate("", GenerationConfig.greedy(40));
+      assertTrue(g.text().startsWith("Once upon a time, there was a little girl named Lily."), g.text());
       assertTrue(loss > 0.3 && loss < 3.0, "stories260K loss on TinyStories should be sane (~1-2 nats): " + loss);
       assertEquals(stepLoss, loss, 1e-4, "training forward vs step inference");
     }

@@ -19,7 +19,7 @@
  * <pre>
  * magic     8 bytes  "ITERATOK"
  * version   int32    1
- * typeLen   int32    1..32, then typeLen ASCII bytes: byte | bpe | word | char | llama2c
+ * typeLen   int32    1..32, then typeLen ASCII bytes: byte | bpe | word | char | llama2c | remapped
  * length    int32    payload length L (must equal the bytes left before the checksum)
  * payload   L bytes  type-specific, below
  * crc32     int32    CRC-32 of every byte before it
@@ -29,6 +29,8 @@
  * word:     int32 N; N × (int32 len, len bytes)      id order; entry 0 "&lt;unk&gt;", entry 1 "&lt;eos&gt;"
  * char:     int32 N; N × int32 code point           strictly ascending; id 0 = unknown, id i+1 = entry i
  * llama2c:  int32 max_token_length; int32 N; N × (int32 float bits of score, int32 len, len bytes)
+ * remapped: int32 L; L bytes (a whole nested tokenizer file); int32 N; N × int32 kept base id
+ *           (new id i = the base tokenizer's id entry i; written by vocabulary trimming)
  * </pre>
  *
  * <p>Loading checks everything and reports problems as {@link java.io.IOException} with the field

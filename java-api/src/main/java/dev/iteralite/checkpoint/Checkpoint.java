@@ -343,10 +343,12 @@ public final class Checkpoint {
     if (!arch.equals(model.architecture())) {
       throw new IOException("checkpoint " + checkpointDir + " holds a '" + arch + "' model, not '" + model.architecture() + "'");
     }
-    JsonNode mine = JSON.valueToTree(model.config());
-    if (!mine.equals(config.get("config"))) {
-      throw new IOException("checkpoint " + checkpointDir + " has configuration " + config.get("config")
-          + " but the model has " + mine);
+    // Compare parsed records, not JSON trees, so files written before a field with a default
+    // existed (e.g. IteraLiteConfig.dInner) still match the model they describe.
+    Record theirs = readRecord(config.get("config"), model.config().getClass(), checkpointDir);
+    if (!theirs.equals(model.config())) {
+      throw new IOException("checkpoint " + checkpointDir + " has configuration " + theirs
+          + " but the model has " + model.config());
     }
     Safetensors.loadParameters(checkpointDir.resolve(MODEL_FILE), model.parameters());
   }

@@ -627,6 +627,10 @@ struct Device {
 } g_dev;
 
 int g_samples = 25;
+// --tiny: every benchmark shape shrunk ~100x (smoke test of the timing code, e.g. in the CPU
+// emulator); the figures are then meaningless.
+bool g_tiny = false;
+unsigned fill_grid() { return g_tiny ? 4u : 1024u; }
 
 #ifndef ITERA_CHECK_HOST_MOCK  // the host-only self-test of the harness has no kernels to time
 // ------------------------------------------------------------------ timing
@@ -750,7 +754,7 @@ struct SetPool {
   uint64_t seed = 1;
   float* f(int64_t n, float lo, float hi) {
     float* d = pool.alloc<float>(n);
-    fill_kernel<<<1024, 256>>>(d, n, lo, hi, seed++ * 7919);
+    fill_kernel<<<fill_grid(), 256>>>(d, n, lo, hi, seed++ * 7919);
     CK(cudaGetLastError());
     return d;
   }
@@ -759,19 +763,20 @@ struct SetPool {
 void measure_reference_rates() {
   {
     Pool p;
-    const size_t bytes = (size_t)1 << 30;
+    const size_t bytes = g_tiny ? (size_t)1 << 16 : (size_t)1 << 30;
     void* a = p.alloc<unsigned char>(bytes);
     void* b = p.alloc<unsigned char>(bytes);
     CK(cudaMemset(a, 1, bytes));
     bool ok = true;
     const double us = time_us([&](int) { return (int)cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, 0); }, 1, &ok);
     g_dev.copy_gbs = 2.0 * (double)bytes / (us * 1e-6) / 1e9;
-    std::printf("REF   device-to-device copy 1 GiB: %.1f us, %.1f GB/s (read + write)\n", us, g_dev.copy_gbs);
+    std::printf("REF   device-to-device copy of %.0f MiB: %.1f us, %.1f GB/s (read + write)\n",
+                bytes / 1048576.0, us, g_dev.copy_gbs);
   }
   {
     Pool p;
     float* out = p.alloc<float>(1);
-    const int iters = 4096, threads = 256, blocks = g_dev.sms * 8;
+    const int iters = g_tiny ? 16 : 4096, threads = 256, blocks = g_dev.sms * 8;
     bool ok = true;
     const double us = time_us([&](int) {
       fma_peak_kernel<<<blocks, threads>>>(out, iters, 0.999f, 0.001f);
@@ -786,8 +791,9 @@ void measure_reference_rates() {
 void bench_all() {
   const double F = 4.0;  // bytes per float
   {  // selective scan forward / backward at the issue's shapes
-    const int64_t Bt = 8, L = 2048, E = 1536, N = 16, chunk = 128, rows = Bt * L, nc = (L + chunk - 1) / chunk;
-    const std::string shape = "Bt=8 L=2048 E=1536 N=16 ch=128";
+    const int64_t Bt = g_tiny ? 1 : 8, L = g_tiny ? 48 : 2048, E = g_tiny ? 40 : 1536, N = 16;
+    const int64_t chunk = g_tiny ? 16 : 128, rows = Bt * L, nc = (L + chunk - 1) / chunk;
+    const std::string shape = fmt("Bt=%lld L=%lld E=%lld N=16 ch=%lld", (long long)Bt, (long long)L, (long long)E, (long long)chunk);
     const double act = (double)rows * E * F, bc = (double)rows * N * F, cs = (double)Bt * nc * E * N * F;
     const double small = (double)E * N * F + 2.0 * E * F;  // A, D, delta_bias
     struct Set {
@@ -833,22 +839,23 @@ void bench_all() {
       Set& s = sets[i];
       return itera_cuda_selective_scan_step(Bt, E, N, s.u, E, s.d, E, s.A, s.B, N, s.C, N, s.D, s.z, E, s.bias, 1, s.cs, s.y, E, nullptr);
     }, nsets, &ok);
-    report("selective_scan_step", "Bt=8 E=1536 N=16", us, 4.0 * Bt * E * F + 2.0 * Bt * N * F + small + 2.0 * Bt * E * N * F + Bt * E * F, 0, ok);
+    report("selective_scan_step", fmt("Bt=%lld E=%lld N=16", (long long)Bt, (long long)E), us, 4.0 * Bt * E * F + 2.0 * Bt * N * F + small + 2.0 * Bt * E * N * F + Bt * E * F, 0, ok);
     // causal conv1d over the same activations (K = 4)
     const int64_t K = 4;
     us = time_us([&](int i) {
       Set& s = sets[i];
       return itera_cuda_causal_conv1d_forward(Bt, L, E, K, s.u, E, s.A, s.D, s.y, E, nullptr);
     }, nsets, &ok);
-    report("causal_conv1d_forward", "Bt=8 L=2048 E=1536 K=4", us, 2 * act + (double)E * (K + 1) * F, 0, ok);
+    const std::string cshape = fmt("Bt=%lld L=%lld E=%lld K=4", (long long)Bt, (long long)L, (long long)E);
+    report("causal_conv1d_forward", cshape, us, 2 * act + (double)E * (K + 1) * F, 0, ok);
     us = time_us([&](int i) {
       Set& s = sets[i];
       return itera_cuda_causal_conv1d_backward(Bt, L, E, K, s.u, E, s.A, s.dy, E, s.du, E, s.dA, s.dD, nullptr);
     }, nsets, &ok);
-    report("causal_conv1d_backward", "Bt=8 L=2048 E=1536 K=4", us, 2 * act + 2 * act + (double)E * (K + 1) * F * 3, 0, ok);
+    report("causal_conv1d_backward", cshape, us, 2 * act + 2 * act + (double)E * (K + 1) * F * 3, 0, ok);
   }
   {  // quantised GEMV at 4096 x 4096
-    const int64_t N = 4096, K = 4096;
+    const int64_t N = g_tiny ? 40 : 4096, K = 4096;
     for (int q4 = 0; q4 < 2; ++q4) {
       const int bs = q4 ? 18 : 34;
       const double wbytes = (double)N * (K / 32) * bs;
@@ -858,7 +865,7 @@ void bench_all() {
       std::vector<float*> x(nsets), y(nsets);
       for (int i = 0; i < nsets; ++i) {
         W[i] = pools[i].pool.alloc<unsigned char>((size_t)wbytes);
-        fill_quant_kernel<<<1024, 256>>>(W[i], N * (K / 32), bs, 99 + i);
+        fill_quant_kernel<<<fill_grid(), 256>>>(W[i], N * (K / 32), bs, 99 + i);
         CK(cudaGetLastError());
         x[i] = pools[i].f(K, -1, 1);
         y[i] = pools[i].f(N, 0, 0);
@@ -869,11 +876,11 @@ void bench_all() {
         return q4 ? itera_cuda_gemv_q4_0(N, K, W[i], x[i], y[i], nullptr) : itera_cuda_gemv_q8_0(N, K, W[i], x[i], y[i], nullptr);
       }, nsets, &ok);
       // the issue's yardstick counts the weight bytes only (x and y are 0.2% on top)
-      report(q4 ? "gemv_q4_0" : "gemv_q8_0", "N=4096 K=4096 (weight bytes)", us, wbytes, 2.0 * N * K, ok);
+      report(q4 ? "gemv_q4_0" : "gemv_q8_0", fmt("N=%lld K=%lld (weight bytes)", (long long)N, (long long)K), us, wbytes, 2.0 * N * K, ok);
     }
   }
   {  // MoE routing + dispatch + combine: 8192 tokens, 8 experts, top-2, width 1024
-    const int64_t T = 8192, E = 8, k = 2, D = 1024, A = T * k;
+    const int64_t T = g_tiny ? 100 : 8192, E = 8, k = 2, D = g_tiny ? 40 : 1024, A = T * k;
     const int nsets = sets_for((double)(T * D * 2 + A * D * 3) * F);
     std::vector<SetPool> pools(nsets);
     struct Set { float *probs, *w, *x, *xp, *dyp, *out; int32_t *ids, *routed, *off, *slots, *perm, *st; };
@@ -893,7 +900,7 @@ void bench_all() {
       CK(itera_cuda_moe_dispatch(T, k, E, 0, s.ids, s.routed, s.off, s.slots, s.perm, s.st, nullptr));
     }
     CK(cudaDeviceSynchronize());
-    const std::string shape = "T=8192 E=8 k=2 D=1024";
+    const std::string shape = fmt("T=%lld E=8 k=2 D=%lld", (long long)T, (long long)D);
     bool ok = true;
     double us = time_us([&](int i) { Set& s = sets[i]; return itera_cuda_moe_topk(T, E, k, s.probs, E, s.ids, s.w, nullptr); }, nsets, &ok);
     report("moe_topk", shape, us, (double)T * E * F + A * 8.0, 0, ok);
@@ -907,7 +914,8 @@ void bench_all() {
     report("moe_combine_backward", shape, us, (double)T * D * F * 2 + (double)A * D * F * 2 + (double)A * D * F, 0, ok);
   }
   {  // row kernels and the optimiser
-    const int64_t R = 8192, C = 2048, V = 32000, RV = 2048, n = (int64_t)1 << 25;
+    const int64_t R = g_tiny ? 20 : 8192, C = g_tiny ? 300 : 2048, V = g_tiny ? 500 : 32000;
+    const int64_t RV = g_tiny ? 10 : 2048, n = g_tiny ? 5000 : (int64_t)1 << 25;
     const double rc = (double)R * C * F;
     const int nsets = sets_for(std::max(4 * rc, 2.0 * RV * V * F));
     std::vector<SetPool> pools(nsets);
@@ -927,7 +935,7 @@ void bench_all() {
       s.p = sp.f(n, -1, 1); s.g = sp.f(n, -1, 1); s.m = sp.f(n, 0, 0); s.v = sp.f(n, 0, 0);
     }
     CK(cudaDeviceSynchronize());
-    const std::string rshape = "R=8192 C=2048";
+    const std::string rshape = fmt("R=%lld C=%lld", (long long)R, (long long)C);
     bool ok = true;
     double us = time_us([&](int i) { Set& s = sets[i]; return itera_cuda_rmsnorm_forward(R, C, s.x, C, s.w, 1e-5f, s.y, C, s.rs, nullptr); }, nsets, &ok);
     report("rmsnorm_forward", rshape, us, 2 * rc, 0, ok);
@@ -938,9 +946,9 @@ void bench_all() {
     us = time_us([&](int i) { Set& s = sets[i]; return itera_cuda_softmax_backward(R, C, s.y, C, s.dy, C, s.dx, C, nullptr); }, nsets, &ok);
     report("softmax_backward", rshape, us, 4 * rc, 0, ok);
     us = time_us([&](int i) { Set& s = sets[i]; return itera_cuda_cross_entropy(RV, V, s.logits, V, s.tg, -100, 1.0f / RV, s.loss, s.dl, V, s.st, nullptr); }, nsets, &ok);
-    report("cross_entropy", "R=2048 V=32000", us, 2.0 * RV * V * F, 0, ok);
+    report("cross_entropy", fmt("R=%lld V=%lld", (long long)RV, (long long)V), us, 2.0 * RV * V * F, 0, ok);
     us = time_us([&](int i) { Set& s = sets[i]; return itera_cuda_adamw(n, s.p, s.g, s.m, s.v, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 10, nullptr); }, nsets, &ok);
-    report("adamw", "n=2^25", us, 7.0 * n * F, 0, ok);
+    report("adamw", fmt("n=%lld", (long long)n), us, 7.0 * n * F, 0, ok);
   }
 }
 
@@ -1001,10 +1009,11 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--json" && i + 1 < argc) json = g_json_path = argv[++i];
     else if (a == "--check-only") check_only = true;
+    else if (a == "--tiny") g_tiny = true;
     else if (a == "--samples" && i + 1 < argc) g_samples = std::max(1, std::atoi(argv[++i]));
     else if (a == "--device" && i + 1 < argc) device = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--json PATH] [--check-only] [--samples N] [--device D]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json PATH] [--check-only] [--samples N] [--device D] [--tiny]\n", argv[0]);
       return 2;
     }
   }
@@ -1039,6 +1048,7 @@ int main(int argc, char** argv) {
   check_swiglu();
   check_conv(3, 37, 45, 4, true);
   check_conv(2, 5, 130, 7, false);  // L < K - 1 + ... : padding taps at every token
+  check_conv(3, 300, 45, 3, true);  // 256-row blocks starting inside a sequence; K < 4
   // the scan twice: the default kernels (fast paths where the shape allows) and the general ones
   for (int impl = 0; impl < 2; ++impl) {
     CK((cudaError_t)itera_cuda_set_scan_impl(impl));

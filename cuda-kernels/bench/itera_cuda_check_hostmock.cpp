@@ -5,8 +5,14 @@
 // in-place cross-entropy, device_status, strided slices at the target shape) are those of the
 // specification, so a FAIL on a GPU is the kernel's. Built by CMake as itera_cuda_check_hostmock
 // (bench/README.md); it needs the CUDA headers only.
+#ifdef ITERA_CHECK_EMU
+// bench/emu/run_emu_check.sh: the harness rewritten for the CPU emulator, kernels and timing
+// code included (the timings are then meaningless, but every line of the harness runs)
+#include ITERA_CHECK_EMU_HARNESS
+#else
 #define ITERA_CHECK_HOST_MOCK 1
 #include "itera_cuda_check.cu"
+#endif
 
 #include <cstdlib>
 #include <cstring>
@@ -43,6 +49,26 @@ cudaError_t cudaMemGetInfo(size_t* f, size_t* t) {
   return cudaSuccess;
 }
 const char* cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "mock error"; }
+#ifdef ITERA_CHECK_EMU
+cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) {
+  std::memmove(d, s, n);
+  return cudaSuccess;
+}
+cudaError_t cudaEventCreate(cudaEvent_t* e) {
+  *e = reinterpret_cast<cudaEvent_t>(new char);
+  return cudaSuccess;
+}
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+  delete reinterpret_cast<char*>(e);
+  return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t, cudaEvent_t) {
+  *ms = 1.0f;  // one launch per sample
+  return cudaSuccess;
+}
+#endif
 }
 
 extern "C" {

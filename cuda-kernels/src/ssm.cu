@@ -903,25 +903,54 @@ __global__ void scan_step_kernel(ScanArgs a, float* __restrict__ state, float* _
 // ------------------------------------------------------------------ causal conv1d
 
 constexpr int kMaxK = 16;
+constexpr int kConvRows = 256;  // rows of the flattened Bt*L per block
 
+// Thread = channel, block = kConvRows consecutive rows (of the flattened Bt*L): the last KW
+// inputs of the channel slide through registers, so each x element is read once. Taps are
+// right-aligned in the window (tap k of K at slot KW - K + k) so every index is a compile-time
+// constant; KW = 4 covers Mamba's K = 4 without wasted FMAs.
+template <int KW>
 __global__ void conv_fwd_kernel(int64_t Bt, int64_t L, int64_t E, int64_t K,
                                 const float* __restrict__ x, int64_t ldx,
                                 const float* __restrict__ w, const float* __restrict__ bias,
                                 float* __restrict__ y, int64_t ldy) {
-  const int64_t total = Bt * L * E;
-  for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-       idx += (int64_t)blockDim.x * gridDim.x) {
-    const int64_t row = idx / E, e = idx % E, t = row % L;
-    float acc = bias ? bias[e] : 0.0f;
-    for (int64_t k = 0; k < K; ++k) {
-      const int64_t s = t - (K - 1) + k;
-      if (s >= 0) acc = fmaf(w[e * K + k], x[(row - (K - 1) + k) * ldx + e], acc);
+  const int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (e >= E) return;
+  const int64_t rows = Bt * L;
+  const int64_t r0 = (int64_t)blockIdx.y * kConvRows;
+  const int64_t r1 = r0 + kConvRows < rows ? r0 + kConvRows : rows;
+  float wk[KW], win[KW];
+#pragma unroll
+  for (int j = 0; j < KW; ++j) {
+    const int64_t k = j - (KW - K);  // tap of slot j, < 0: unused
+    wk[j] = k >= 0 ? w[e * K + k] : 0.0f;
+    win[j] = 0.0f;
+  }
+  const float bv = bias ? bias[e] : 0.0f;
+  int64_t t = r0 % L;
+  // the K - 1 inputs before r0 that belong to the same sequence; the loop shifts them down one
+  // slot before reading row r0 into the last slot
+#pragma unroll
+  for (int j = 1; j < KW; ++j) {
+    const int64_t back = KW - j;  // slot j holds the input `back` rows before r0
+    win[j] = (back < K && back <= t) ? x[(r0 - back) * ldx + e] : 0.0f;
+  }
+  for (int64_t row = r0; row < r1; ++row) {
+    if (t == 0) {
+#pragma unroll
+      for (int j = 0; j < KW; ++j) win[j] = 0.0f;  // a new sequence: zero padding
     }
+#pragma unroll
+    for (int j = 0; j + 1 < KW; ++j) win[j] = win[j + 1];
+    win[KW - 1] = x[row * ldx + e];
+    float acc = bv;
+#pragma unroll
+    for (int j = 0; j < KW; ++j) acc = fmaf(wk[j], win[j], acc);
     y[row * ldy + e] = acc;
+    if (++t == L) t = 0;
   }
 }
 
-constexpr int kConvRows = 256;  // rows of the flattened Bt*L per block of the backward
 
 // Thread = channel; block = kConvRows consecutive rows. dx is exclusive per thread; dw and dbias
 // are reduced over the block's rows in registers and added with one atomic each.
@@ -942,8 +971,8 @@ __global__ void conv_bwd_kernel(int64_t Bt, int64_t L, int64_t E, int64_t K,
     gw[k] = 0.0f;
   }
   float gb = 0.0f;
-  for (int64_t row = r0; row < r1; ++row) {
-    const int64_t t = row % L;
+  int64_t t = r0 % L;
+  for (int64_t row = r0; row < r1; ++row, t = t + 1 == L ? 0 : t + 1) {
     const float gv = dy[row * lddy + e];
     gb += gv;
     float gx = 0.0f;
@@ -1025,8 +1054,13 @@ int itera_cuda_causal_conv1d_forward(int64_t Bt, int64_t L, int64_t E, int64_t K
                                      int64_t ldy, void* stream) {
   if (Bt <= 0 || L <= 0 || E <= 0) return (int)cudaSuccess;
   if (K < 1 || K > kMaxK) return kInvalid;
-  conv_fwd_kernel<<<grid_for(Bt * L * E, 256), 256, 0, as_stream(stream)>>>(Bt, L, E, K, x, ldx, w,
-                                                                           bias, y, ldy);
+  const int64_t segs = (Bt * L + kConvRows - 1) / kConvRows;
+  if (segs > 65535) return kInvalid;
+  const dim3 grid((unsigned)((E + 127) / 128), (unsigned)segs);
+  if (K <= 4)
+    conv_fwd_kernel<4><<<grid, 128, 0, as_stream(stream)>>>(Bt, L, E, K, x, ldx, w, bias, y, ldy);
+  else
+    conv_fwd_kernel<kMaxK><<<grid, 128, 0, as_stream(stream)>>>(Bt, L, E, K, x, ldx, w, bias, y, ldy);
   return launch_status();
 }
 

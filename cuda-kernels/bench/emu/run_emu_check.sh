@@ -22,6 +22,9 @@ for k in elementwise ssm moe quant norm; do
   OBJS="$OBJS $OUT/$k.emu.o"
 done
 $CXX -c "$EMU/cuda_emu.cpp" -o "$OUT/cuda_emu.o"
-$CXX -DITERA_CHECK_EMU -c "$ROOT/cuda-kernels/bench/itera_cuda_check_hostmock.cpp" -o "$OUT/check_emu.o"
+python3 "$EMU/emulate.py" "$ROOT/cuda-kernels/bench/itera_cuda_check.cu" "$OUT/check.emu.cpp"
+$CXX -include "$EMU/cuda_emu.h" -DITERA_CHECK_EMU -DITERA_CHECK_EMU_HARNESS="\"$OUT/check.emu.cpp\"" \
+  -c "$ROOT/cuda-kernels/bench/itera_cuda_check_hostmock.cpp" -o "$OUT/check_emu.o"
 $CXX "$OUT/check_emu.o" $OBJS "$OUT/cuda_emu.o" "$OUT/cpu/libitera_cpu.a" -lpthread -o "$OUT/itera_cuda_check_emu"
-"$OUT/itera_cuda_check_emu" --check-only
+# every check on the real kernel code, then the timing code on tiny shapes (figures meaningless)
+"$OUT/itera_cuda_check_emu" --tiny --samples 2 --json "$OUT/itera_cuda_check_emu.json"

@@ -3,6 +3,8 @@ package dev.iteralite.model;
 import dev.iteralite.backend.CpuBackend;
 import dev.iteralite.nativelib.IteraNative;
 import dev.iteralite.nn.MambaMixer;
+import dev.iteralite.nn.MambaMixer.Projection;
+import dev.iteralite.quant.QuantizedMatrix;
 import dev.iteralite.tensor.Arena;
 import dev.iteralite.tensor.DType;
 import dev.iteralite.tensor.NativeMemory;
@@ -18,6 +20,10 @@ import java.util.List;
  * top-k over a handful of experts) and runs only the chosen experts' GEMVs. The prompt goes
  * through the model's parallel prefill.
  *
+ * <p>Over a {@link QuantizedIteraLite} the same step runs every compressed matrix through the
+ * quantised GEMV kernels, takes the token's embedding row by dequantising it from the compressed
+ * tied head, and feeds the prompt token by token so every logit comes from the compressed weights.
+ *
  * <p>Computes what {@link IteraLiteModel#stepLogits} computes (up to float summation order), but
  * leaves the MoE layers' routing statistics alone: decoding is not training. Not thread-safe;
  * weights must not change while a session is open (see {@link dev.iteralite.nn.MambaState}).
@@ -28,28 +34,32 @@ final class IteraLiteDecoder implements DecodeSession {
   private final IteraLiteModel.State state;
   private final Arena arena = Arena.open();
   private final List<MambaMixer> mixers;
+  private final QuantizedIteraLite compressed; // null: the model's F32 weights
 
-  // Weight addresses, block by block.
-  private final long embedding;
+  private final long embedding; // F32 [V, D]
+  private final QuantizedMatrix compressedEmbedding; // the tied head, or null
+  private final long embeddingRowBytes;
   private final long finalNorm;
   private final long[] norm1;
   private final long[] norm2;
-  private final long[] w1; // dense [H, D] or MoE [E, H, D]
-  private final long[] w3;
-  private final long[] w2; // dense [D, H] or MoE [E, D, H]
-  private final long[] router; // [E, D], 0 for dense blocks
+  private final long[] router; // [E, D] F32, 0 for dense blocks
+  private final Projection[][] w1; // [layer][expert] (dense blocks: one)
+  private final Projection[][] w3;
+  private final Projection[][] w2;
+  private final Projection[][] mixerProjections; // [layer][in, x, dt, out] or null rows
+  private final Projection head;
 
   // Scratch (one row each).
   private final Tensor x; // [1, D] residual stream
   private final Tensor xn; // [1, D] normalised input of a sub-layer
   private final Tensor mixed; // [1, D] mixer output
-  private final long h1; // [H]
-  private final long h3; // [H]
-  private final long ffnOut; // [D]
-  private final long expertOut; // [D]
+  private final Tensor h1; // [1, H]
+  private final Tensor h3; // [1, H]
+  private final Tensor ffnOut; // [1, D]
+  private final Tensor expertOut; // [1, D]
+  private final Tensor logits; // [1, V]
   private final long routerLogits; // [E]
   private final long rstd; // [1]
-  private final long logits; // [V]
   private final FloatBuffer routerBuffer;
   private final FloatBuffer logitsBuffer;
   private final float[] logitsArray;
@@ -60,6 +70,10 @@ final class IteraLiteDecoder implements DecodeSession {
   private boolean closed;
 
   IteraLiteDecoder(IteraLiteModel model) {
+    this(model, null);
+  }
+
+  IteraLiteDecoder(IteraLiteModel model, QuantizedIteraLite compressed) {
     if (!(model.backend() instanceof CpuBackend)) {
       throw new IllegalArgumentException("IteraLiteDecoder: needs the native cpu backend, got " + model.backend().name());
     }
@@ -69,6 +83,7 @@ final class IteraLiteDecoder implements DecodeSession {
     this.model = model;
     this.config = model.config();
     this.mixers = model.mixers();
+    this.compressed = compressed;
     int n = config.nLayers();
     long d = config.dModel();
     long hidden = config.ffnHidden();
@@ -76,40 +91,60 @@ final class IteraLiteDecoder implements DecodeSession {
     this.state = model.newState(1);
     try {
       embedding = address("embed.weight");
+      compressedEmbedding = compressed == null ? null : compressed.matrix("embed.weight");
+      embeddingRowBytes = compressedEmbedding == null ? 0 : compressedEmbedding.format().rowBytes(d);
+      head = projection("embed.weight", embedding, config.vocabSize(), d);
       finalNorm = address("final_norm.weight");
       norm1 = new long[n];
       norm2 = new long[n];
-      w1 = new long[n];
-      w3 = new long[n];
-      w2 = new long[n];
       router = new long[n];
+      w1 = new Projection[n][];
+      w3 = new Projection[n][];
+      w2 = new Projection[n][];
+      mixerProjections = new Projection[n][];
       for (int i = 0; i < n; i++) {
         String p = "blocks." + i;
         norm1[i] = address(p + ".norm1.weight");
         norm2[i] = address(p + ".norm2.weight");
+        if (compressed != null) {
+          MambaMixer mixer = mixers.get(i);
+          mixerProjections[i] = new Projection[] {
+              mixerProjection(p + ".mixer.in_proj.weight", mixer.inProjWeight().value()),
+              mixerProjection(p + ".mixer.x_proj.weight", mixer.xProjWeight().value()),
+              mixerProjection(p + ".mixer.dt_proj.weight", mixer.dtProjWeight().value()),
+              mixerProjection(p + ".mixer.out_proj.weight", mixer.outProjWeight().value())};
+        }
         if (config.isMoeLayer(i)) {
           router[i] = address(p + ".moe.router.weight");
-          w1[i] = address(p + ".moe.w1");
-          w3[i] = address(p + ".moe.w3");
-          w2[i] = address(p + ".moe.w2");
+          long a1 = address(p + ".moe.w1");
+          long a3 = address(p + ".moe.w3");
+          long a2 = address(p + ".moe.w2");
+          w1[i] = new Projection[experts];
+          w3[i] = new Projection[experts];
+          w2[i] = new Projection[experts];
+          for (int e = 0; e < experts; e++) {
+            w1[i][e] = projection(p + ".moe.w1." + e, a1 + 4L * e * hidden * d, hidden, d);
+            w3[i][e] = projection(p + ".moe.w3." + e, a3 + 4L * e * hidden * d, hidden, d);
+            w2[i][e] = projection(p + ".moe.w2." + e, a2 + 4L * e * d * hidden, d, hidden);
+          }
         } else {
-          w1[i] = address(p + ".ffn.w1.weight");
-          w3[i] = address(p + ".ffn.w3.weight");
-          w2[i] = address(p + ".ffn.w2.weight");
+          w1[i] = new Projection[] {projection(p + ".ffn.w1.weight", address(p + ".ffn.w1.weight"), hidden, d)};
+          w3[i] = new Projection[] {projection(p + ".ffn.w3.weight", address(p + ".ffn.w3.weight"), hidden, d)};
+          w2[i] = new Projection[] {projection(p + ".ffn.w2.weight", address(p + ".ffn.w2.weight"), d, hidden)};
         }
       }
       x = arena.allocate(DType.F32, 1, d);
       xn = arena.allocate(DType.F32, 1, d);
       mixed = arena.allocate(DType.F32, 1, d);
-      h1 = arena.allocate(DType.F32, hidden).address();
-      h3 = arena.allocate(DType.F32, hidden).address();
-      ffnOut = arena.allocate(DType.F32, d).address();
-      expertOut = arena.allocate(DType.F32, d).address();
+      h1 = arena.allocate(DType.F32, 1, hidden);
+      h3 = arena.allocate(DType.F32, 1, hidden);
+      ffnOut = arena.allocate(DType.F32, 1, d);
+      expertOut = arena.allocate(DType.F32, 1, d);
+      logits = arena.allocate(DType.F32, 1, config.vocabSize());
       routerLogits = arena.allocate(DType.F32, experts).address();
       rstd = arena.allocate(DType.F32, 1).address();
-      logits = arena.allocate(DType.F32, config.vocabSize()).address();
       routerBuffer = floats(routerLogits, experts);
-      logitsBuffer = floats(logits, config.vocabSize());
+      logitsBuffer = floats(logits.address(), config.vocabSize());
       logitsArray = new float[config.vocabSize()];
       routerArray = new float[experts];
       chosen = new int[config.topK()];
@@ -128,6 +163,23 @@ final class IteraLiteDecoder implements DecodeSession {
     return v.address();
   }
 
+  /** y = W x for the F32 matrix [rows, cols] at {@code weights}, or its compressed copy. */
+  private Projection projection(String name, long weights, long rows, long cols) {
+    QuantizedMatrix q = compressed == null ? null : compressed.matrix(name);
+    if (q != null) {
+      return q::gemv;
+    }
+    return (in, out) -> IteraNative.itera_sgemv(1, rows, cols, 1f, weights, cols, in.address(), 0f, out.address());
+  }
+
+  private Projection mixerProjection(String name, Tensor weights) {
+    QuantizedMatrix q = compressed.matrix(name);
+    if (q != null) {
+      return q::gemv;
+    }
+    return projection(name, weights.address(), weights.dim(0), weights.dim(1));
+  }
+
   private static FloatBuffer floats(long address, long count) {
     return NativeMemory.wrap(address, 4 * count).asFloatBuffer();
   }
@@ -138,56 +190,86 @@ final class IteraLiteDecoder implements DecodeSession {
     if (prompt == null || prompt.length == 0) {
       throw new IllegalArgumentException("IteraLiteModel: the prompt needs at least one token");
     }
-    float[] out = model.prefillLogits(prompt, state);
-    position = prompt.length;
+    if (compressed == null) {
+      float[] out = model.prefillLogits(prompt, state);
+      position = prompt.length;
+      return out;
+    }
+    for (int t : prompt) {
+      checkToken(t);
+    }
+    state.reset();
+    position = 0;
+    float[] out = null;
+    for (int t : prompt) {
+      out = step(t);
+    }
     return out;
   }
 
   @Override
   public float[] step(int token) {
     checkOpen();
-    if (token < 0 || token >= config.vocabSize()) {
-      throw new IllegalArgumentException("IteraLiteModel: token " + token + " is outside [0, " + config.vocabSize() + ")");
-    }
+    checkToken(token);
     final long d = config.dModel();
-    final long hidden = config.ffnHidden();
     final float eps = IteraLiteConfig.NORM_EPS;
     final long xa = x.address();
     final long xna = xn.address();
     final long ma = mixed.address();
-    IteraNative.itera_copy_bytes(4L * d, embedding + 4L * token * d, xa);
+    final long fa = ffnOut.address();
+    if (compressedEmbedding == null) {
+      IteraNative.itera_copy_bytes(4L * d, embedding + 4L * token * d, xa);
+    } else {
+      // row `token` of the compressed tied head: its stored row starts token * rowBytes in
+      int rc = IteraNative.itera_dequantize(compressedEmbedding.format().nativeCode(), 1, d,
+          compressedEmbedding.address() + token * embeddingRowBytes, xa, d);
+      if (rc != 0) {
+        throw new IllegalStateException("IteraLiteDecoder: dequantising embedding row " + token + " failed (code " + rc + ")");
+      }
+    }
     for (int i = 0; i < config.nLayers(); i++) {
       IteraNative.itera_rmsnorm_forward(1, d, xa, d, norm1[i], eps, xna, d, rstd);
-      mixers.get(i).step(xn, state.mixerState(i), mixed);
+      Projection[] mp = mixerProjections[i];
+      if (mp == null) {
+        mixers.get(i).step(xn, state.mixerState(i), mixed);
+      } else {
+        mixers.get(i).step(xn, state.mixerState(i), mixed, mp[0], mp[1], mp[2], mp[3]);
+      }
       IteraNative.itera_add(d, xa, ma, xa);
       IteraNative.itera_rmsnorm_forward(1, d, xa, d, norm2[i], eps, xna, d, rstd);
       if (router[i] == 0) {
-        swiglu(w1[i], w3[i], w2[i], d, hidden, xna, ffnOut);
+        swiglu(w1[i][0], w3[i][0], w2[i][0], ffnOut);
       } else {
-        routeAndRun(i, d, hidden, xna);
+        routeAndRun(i, d);
       }
-      IteraNative.itera_add(d, xa, ffnOut, xa);
+      IteraNative.itera_add(d, xa, fa, xa);
     }
     IteraNative.itera_rmsnorm_forward(1, d, xa, d, finalNorm, eps, xna, d, rstd);
-    IteraNative.itera_sgemv(1, config.vocabSize(), d, 1f, embedding, d, xna, 0f, logits);
+    head.apply(xn, logits);
     logitsBuffer.get(0, logitsArray);
     position++;
     return logitsArray;
   }
 
-  /** out = W2 (silu(W1 in) * W3 in) with W1, W3 [H, D] and W2 [D, H]. */
-  private void swiglu(long w1, long w3, long w2, long d, long hidden, long in, long out) {
-    IteraNative.itera_sgemv(1, hidden, d, 1f, w1, d, in, 0f, h1);
-    IteraNative.itera_sgemv(1, hidden, d, 1f, w3, d, in, 0f, h3);
-    IteraNative.itera_swiglu_forward(hidden, h1, h3, h1);
-    IteraNative.itera_sgemv(1, d, hidden, 1f, w2, hidden, h1, 0f, out);
+  private void checkToken(int token) {
+    if (token < 0 || token >= config.vocabSize()) {
+      throw new IllegalArgumentException("IteraLiteModel: token " + token + " is outside [0, " + config.vocabSize() + ")");
+    }
+  }
+
+  /** out = W2 (silu(W1 xn) * W3 xn). */
+  private void swiglu(Projection p1, Projection p3, Projection p2, Tensor out) {
+    p1.apply(xn, h1);
+    p3.apply(xn, h3);
+    IteraNative.itera_swiglu_forward(config.ffnHidden(), h1.address(), h3.address(), h1.address());
+    p2.apply(h1, out);
   }
 
   /** Softmax router, top-k by probability (ties: lower id), renormalised weights, chosen experts only. */
-  private void routeAndRun(int layer, long d, long hidden, long in) {
+  private void routeAndRun(int layer, long d) {
     int experts = config.experts();
     int k = config.topK();
-    IteraNative.itera_sgemv(1, experts, d, 1f, router[layer], d, in, 0f, routerLogits);
+    IteraNative.itera_sgemv(1, experts, d, 1f, router[layer], d, xn.address(), 0f, routerLogits);
     routerBuffer.get(0, routerArray);
     float max = Float.NEGATIVE_INFINITY;
     for (float v : routerArray) {
@@ -211,17 +293,11 @@ final class IteraLiteDecoder implements DecodeSession {
       chosenSum += chosenWeight[j];
       routerArray[best] = -1; // taken
     }
-    long expertW13 = hidden * d;
-    long expertW2 = d * hidden;
+    IteraNative.itera_fill_f32(d, 0f, ffnOut.address());
     for (int j = 0; j < k; j++) {
       int e = chosen[j];
-      swiglu(w1[layer] + 4L * e * expertW13, w3[layer] + 4L * e * expertW13, w2[layer] + 4L * e * expertW2, d, hidden,
-          in, expertOut);
-      float weight = (float) (chosenWeight[j] / chosenSum);
-      if (j == 0) {
-        IteraNative.itera_fill_f32(d, 0f, ffnOut);
-      }
-      IteraNative.itera_axpy(d, weight, expertOut, ffnOut);
+      swiglu(w1[layer][e], w3[layer][e], w2[layer][e], expertOut);
+      IteraNative.itera_axpy(d, (float) (chosenWeight[j] / chosenSum), expertOut.address(), ffnOut.address());
     }
   }
 

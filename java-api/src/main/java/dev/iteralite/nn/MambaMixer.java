@@ -46,6 +46,10 @@ public final class MambaMixer implements Layer {
   private final Parameter aLog;
   private final Parameter dSkip;
   private final Linear outProj;
+  private final Projection f32InProj = (x, y) -> gemmF32(x, inProjWeight(), y);
+  private final Projection f32XProj = (x, y) -> gemmF32(x, xProjWeight(), y);
+  private final Projection f32DtProj = (x, y) -> gemmF32(x, dtProjWeight(), y);
+  private final Projection f32OutProj = (x, y) -> gemmF32(x, outProjWeight(), y);
 
   // Saved by the latest forward for backward.
   private int savedBatch;
@@ -281,14 +285,54 @@ public final class MambaMixer implements Layer {
    * state} in place. Allocates nothing (the state holds the work buffers).
    */
   public void step(Tensor token, MambaState state, Tensor out) {
+    step(token, state, out, f32InProj, f32XProj, f32DtProj, f32OutProj);
+  }
+
+  /**
+   * {@link #step(Tensor, MambaState, Tensor)} with the four projections supplied by the caller,
+   * e.g. from quantised copies of {@link #inProjWeight()}, {@link #xProjWeight()}, {@link
+   * #dtProjWeight()} and {@link #outProjWeight()}; the convolution, gate and scan stay as they are.
+   */
+  public void step(Tensor token, MambaState state, Tensor out, Projection inProjection, Projection xProjection,
+      Projection dtProjection, Projection outProjection) {
     requireOwn(state);
-    backend.gemm(false, true, 1f, token, inProj.weight().value(), 0f, state.xz);
+    inProjection.apply(token, state.xz);
     backend.causalConv1dStep(state.x, state.conv(), convWeight.value(), convBias.value(), state.xc);
     backend.activationForward(Activation.SILU, state.xc, state.u);
-    backend.gemm(false, true, 1f, state.u, xProj.weight().value(), 0f, state.xdbl);
-    backend.gemm(false, true, 1f, state.dtLow, dtWeight.value(), 0f, state.delta);
+    xProjection.apply(state.u, state.xdbl);
+    dtProjection.apply(state.dtLow, state.delta);
     backend.selectiveScanStep(state.stepScan, state.ssm(), state.y);
-    backend.gemm(false, true, 1f, state.y, outProj.weight().value(), 0f, out);
+    outProjection.apply(state.y, out);
+  }
+
+  /** One matrix product of a decoding step: {@code y [rows, out] = x [rows, in] · W^T}. */
+  @FunctionalInterface
+  public interface Projection {
+    void apply(Tensor x, Tensor y);
+  }
+
+  /** in_proj weight [2 d_inner, d_model]. */
+  public Parameter inProjWeight() {
+    return inProj.weight();
+  }
+
+  /** x_proj weight [dt_rank + 2 d_state, d_inner]. */
+  public Parameter xProjWeight() {
+    return xProj.weight();
+  }
+
+  /** dt_proj weight [d_inner, dt_rank]. */
+  public Parameter dtProjWeight() {
+    return dtWeight;
+  }
+
+  /** out_proj weight [d_model, d_inner]. */
+  public Parameter outProjWeight() {
+    return outProj.weight();
+  }
+
+  private void gemmF32(Tensor x, Parameter w, Tensor y) {
+    backend.gemm(false, true, 1f, x, w.value(), 0f, y);
   }
 
   private void requireOwn(MambaState state) {

@@ -1,0 +1,210 @@
+package dev.iteralite.model;
+
+import dev.iteralite.eval.LanguageModel;
+import dev.iteralite.nn.MambaMixer;
+import dev.iteralite.quant.QuantizedMatrix;
+import dev.iteralite.quant.WeightFormat;
+import dev.iteralite.tensor.DType;
+import dev.iteralite.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * An {@link IteraLiteModel} whose matrices are stored in a compressed {@link WeightFormat} and run
+ * through the native quantised GEMV kernels when decoding: every Mamba projection, every dense and
+ * expert feed-forward matrix and the tied LM head (whose rows also serve as the token embedding,
+ * dequantised one row per token). Vectors (norms, conv taps, A_log, D, dt bias), the tiny MoE
+ * routers and any matrix whose input width does not suit the format's block size stay F32 and are
+ * listed by {@link #keptF32()}.
+ *
+ * <p>Decoding goes token by token (the prompt too), so {@link #newSession()} and {@link
+ * #languageModel()} measure exactly what the compressed weights compute. The source model must stay
+ * open and unchanged while this object is used; closing this frees only the compressed copies.
+ */
+public final class QuantizedIteraLite implements AutoCloseable {
+  private final IteraLiteModel model;
+  private final WeightFormat format;
+  private final Map<String, QuantizedMatrix> matrices = new LinkedHashMap<>();
+  private final List<String> keptF32 = new ArrayList<>();
+  private boolean closed;
+
+  private QuantizedIteraLite(IteraLiteModel model, WeightFormat format) {
+    this.model = model;
+    this.format = format;
+  }
+
+  /**
+   * Compresses {@code model}'s matrices to {@code format}.
+   *
+   * @throws IllegalArgumentException if the model is not F32 on the native CPU backend, or a weight
+   *     cannot be represented in the format (NaN, infinity, fp16 overflow)
+   */
+  public static QuantizedIteraLite quantize(IteraLiteModel model, WeightFormat format) {
+    Objects.requireNonNull(model, "model");
+    Objects.requireNonNull(format, "format");
+    if (model.parameters().dtype() != DType.F32) {
+      throw new IllegalArgumentException("QuantizedIteraLite: the source model must hold F32 weights, got "
+          + model.parameters().dtype());
+    }
+    QuantizedIteraLite q = new QuantizedIteraLite(model, format);
+    try {
+      IteraLiteConfig c = model.config();
+      q.add("embed.weight", model.parameters().get("embed.weight").value());
+      for (int i = 0; i < c.nLayers(); i++) {
+        String p = "blocks." + i;
+        MambaMixer mixer = model.mixers().get(i);
+        q.add(p + ".mixer.in_proj.weight", mixer.inProjWeight().value());
+        q.add(p + ".mixer.x_proj.weight", mixer.xProjWeight().value());
+        q.add(p + ".mixer.dt_proj.weight", mixer.dtProjWeight().value());
+        q.add(p + ".mixer.out_proj.weight", mixer.outProjWeight().value());
+        if (c.isMoeLayer(i)) {
+          for (String m : new String[] {"w1", "w3", "w2"}) {
+            Tensor all = model.parameters().get(p + ".moe." + m).value();
+            for (int e = 0; e < c.experts(); e++) {
+              q.add(p + ".moe." + m + "." + e, all.select(0, e));
+            }
+          }
+        } else {
+          for (String m : new String[] {"w1", "w3", "w2"}) {
+            q.add(p + ".ffn." + m + ".weight", model.parameters().get(p + ".ffn." + m + ".weight").value());
+          }
+        }
+      }
+      return q;
+    } catch (RuntimeException e) {
+      q.close();
+      throw e;
+    }
+  }
+
+  private void add(String name, Tensor weights) {
+    if (format == WeightFormat.F32 || weights.dim(1) % format.blockSize() != 0) {
+      keptF32.add(name);
+      return;
+    }
+    matrices.put(name, QuantizedMatrix.quantize(format, weights));
+  }
+
+  /** The source model. */
+  public IteraLiteModel model() {
+    return model;
+  }
+
+  /** The storage format of the compressed matrices. */
+  public WeightFormat format() {
+    return format;
+  }
+
+  /** Names of the matrices left in F32 because their input width does not suit the block size. */
+  public List<String> keptF32() {
+    return Collections.unmodifiableList(keptF32);
+  }
+
+  /** The compressed matrix stored under {@code name}, or null when that matrix stays F32. */
+  QuantizedMatrix matrix(String name) {
+    checkOpen();
+    return matrices.get(name);
+  }
+
+  /**
+   * Bytes the decoding weights occupy: the compressed matrices plus every parameter kept in F32
+   * (the source model's copies of compressed matrices are not counted; a deployment drops them).
+   */
+  public long weightBytes() {
+    long bytes = 0;
+    for (QuantizedMatrix m : matrices.values()) {
+      bytes += m.bytes();
+    }
+    long compressedElements = 0;
+    for (QuantizedMatrix m : matrices.values()) {
+      compressedElements += m.rows() * m.cols();
+    }
+    return bytes + 4L * (model.parameters().parameterCount() - compressedElements);
+  }
+
+  /** Average stored bits per parameter, {@code 8 * weightBytes() / parameters}. */
+  public double bitsPerWeight() {
+    return 8.0 * weightBytes() / model.parameters().parameterCount();
+  }
+
+  /** A new single-sequence decoding session over the compressed weights; close it. */
+  public DecodeSession newSession() {
+    checkOpen();
+    return new IteraLiteDecoder(model, this);
+  }
+
+  /**
+   * The compressed model for {@link dev.iteralite.eval.Evaluator}: each window is decoded token by
+   * token from an empty state and scored from the logits the compressed weights produce.
+   */
+  public LanguageModel languageModel() {
+    return new LanguageModel() {
+      @Override
+      public int vocabSize() {
+        return model.config().vocabSize();
+      }
+
+      @Override
+      public double sumNll(int[] inputs, int[] targets, int batch) {
+        if (inputs == null || targets == null || batch < 1 || inputs.length != targets.length || inputs.length % batch != 0) {
+          throw new IllegalArgumentException("QuantizedIteraLite: inputs and targets must be equal-length batches of "
+              + batch + " windows");
+        }
+        int len = inputs.length / batch;
+        double nll = 0;
+        try (DecodeSession session = newSession()) {
+          for (int b = 0; b < batch; b++) {
+            float[] logits = session.prefill(new int[] {inputs[b * len]});
+            nll += negativeLogLikelihood(logits, targets[b * len]);
+            for (int t = 1; t < len; t++) {
+              logits = session.step(inputs[b * len + t]);
+              nll += negativeLogLikelihood(logits, targets[b * len + t]);
+            }
+          }
+        }
+        return nll;
+      }
+
+      @Override
+      public String toString() {
+        return "itera-lite(" + format.id() + ")";
+      }
+    };
+  }
+
+  private static double negativeLogLikelihood(float[] logits, int target) {
+    if (target < 0) {
+      return 0;
+    }
+    double max = Double.NEGATIVE_INFINITY;
+    for (float v : logits) {
+      max = Math.max(max, v);
+    }
+    double sum = 0;
+    for (float v : logits) {
+      sum += Math.exp(v - max);
+    }
+    return max + Math.log(sum) - logits[target];
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("QuantizedIteraLite: closed");
+    }
+  }
+
+  @Override
+  public void close() {
+    if (!closed) {
+      closed = true;
+      for (QuantizedMatrix m : matrices.values()) {
+        m.close();
+      }
+      matrices.clear();
+    }
+  }
+}

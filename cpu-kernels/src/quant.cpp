@@ -37,16 +37,17 @@ bool nf4_order(int fmt) { return fmt == ITERA_QFMT_NF4 || fmt == ITERA_QFMT_NF4_
 // Quantised activation rows, reused across calls of one thread (decode must not allocate).
 struct ActBuffer {
   std::vector<int8_t> q;
-  std::vector<float> d, ds;
+  std::vector<float> d;
+  std::vector<int32_t> aux;
   void reserve(int64_t M, int64_t K) {
     if (q.size() < size_t(M * K)) q.resize(size_t(M * K));
     if (d.size() < size_t(M * K / 32)) {
       d.resize(size_t(M * K / 32));
-      ds.resize(size_t(M * K / 32));
+      aux.resize(size_t(M * K / 32 * 8));
     }
   }
   QAct row(int64_t m, int64_t K) const {
-    return QAct{q.data() + m * K, d.data() + m * (K / 32), ds.data() + m * (K / 32)};
+    return QAct{q.data() + m * K, d.data() + m * (K / 32), aux.data() + m * (K / 32) * 8};
   }
 };
 
@@ -62,7 +63,7 @@ void quantize_activations(const QuantKernels& k, int fmt, int64_t M, int64_t K, 
   itera::parallel_for(M, std::max<int64_t>(1, (1 << 14) / K), [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m)
       k.quantize_act(K, X + m * ldx, order, buf.q.data() + m * K, buf.d.data() + m * (K / 32),
-                     buf.ds.data() + m * (K / 32));
+                     buf.aux.data() + m * (K / 32) * 8);
   });
 }
 

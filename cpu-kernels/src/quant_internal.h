@@ -165,13 +165,14 @@ bool check_row(int fmt, int64_t K, const uint8_t* src);
 // ---------------------------------------------------------------- quantised activations
 // An activation row quantised on the fly in blocks of 32 (the Q8_0 block; for the NF4 formats the
 // elements of each 64-block are stored evens first, then odds, to meet bitsandbytes' packing).
-//   q[K]        int8 values in [-127, 127]
-//   d[K/32]     block scale (fp32): x ~ d * q
-//   ds[K/32]    d * sum(q) (ggml's Q8_1 "s"), for formats with an offset (q - z)
+//   q[K]          int8 values in [-127, 127]
+//   d[K/32]       block scale (fp32): x ~ d * q
+//   aux[K/32 * 8] per-ISA precomputed data of each block (AVX-512 VNNI: -128 * the sums of
+//                 each 4 consecutive q, the starting value of its biased vpdpbusd dots)
 struct QAct {
   const int8_t* q;
   const float* d;
-  const float* ds;
+  const int32_t* aux;
 };
 
 // ---------------------------------------------------------------- fast building blocks
@@ -179,7 +180,8 @@ struct QAct {
 // the given range; quant.cpp splits the work.
 struct QuantKernels {
   // Quantise one activation row (K a multiple of 64 when nf4_order, else of 32).
-  void (*quantize_act)(int64_t K, const float* x, bool nf4_order, int8_t* q, float* d, float* ds);
+  void (*quantize_act)(int64_t K, const float* x, bool nf4_order, int8_t* q, float* d,
+                       int32_t* aux);
   // Y[m, n] = row n of W (an integer format, rb bytes per row) . x[m], for n in [n0, n1),
   // m < M; Y has row stride ldy.
   void (*qgemm_rows)(int fmt, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb,

@@ -18,6 +18,7 @@ struct Q {
     int8_t v[32];
   };
   static constexpr int kTileM = 4;
+  static constexpr int kGemvRows = 4;
 
   static W w_s8(const uint8_t* p) {
     W w;
@@ -39,7 +40,7 @@ struct Q {
   }
   using A = const int8_t*;
   using S = float;
-  static A act(const int8_t* x) { return x; }
+  static A act(const quant::QAct& x, int64_t b) { return x.q + b * 32; }
   static S splat(float v) { return v; }
   static S mul(S a, S b) { return a * b; }
   static I dot(const W& w, const int8_t* x) {
@@ -77,19 +78,16 @@ struct Q {
       dst[i] = bf16 ? quant::bf16_to_f32(h) : quant::fp16_to_f32(h);
     }
   }
-  static void quantize_block(const float* x, int8_t* q, float* d, float* ds) {
+  static void quantize_block(const float* x, int8_t* q, float* d, int32_t*) {
     float amax = 0.0f;
     for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
     const float dd = amax / 127.0f;
     const float id = dd != 0.0f ? 127.0f / amax : 0.0f;
-    int32_t sum = 0;
     for (int j = 0; j < 32; ++j) {
       const int v = int(std::nearbyint(x[j] * id));  // round half to even, as vcvtps2dq
       q[j] = int8_t(v);
-      sum += v;
     }
     *d = dd;
-    *ds = dd * float(sum);
   }
 };
 

@@ -21,13 +21,6 @@ inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-inline int32_t hsum8i(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-  return _mm_cvtsi128_si32(s);
-}
-
 struct Q {
   using I = __m256i;
   using F = __m256;
@@ -39,6 +32,7 @@ struct Q {
   }
   using W = __m256i;
   static constexpr int kTileM = 2;
+  static constexpr int kGemvRows = 4;
 
   static W w_s8(const uint8_t* p) { return load32(p); }
   // 32 nibbles of 16 bytes in element order (low nibbles, then high): the 16 bytes go to both
@@ -59,7 +53,7 @@ struct Q {
   }
   using A = __m256i;
   using S = __m256;
-  static A act(const int8_t* x) { return load32(x); }
+  static A act(const quant::QAct& x, int64_t b) { return load32(x.q + b * 32); }
   static S splat(float v) { return _mm256_set1_ps(v); }
   static S mul(S a, S b) { return _mm256_mul_ps(a, b); }
   // |w| . sign(x, w): u8 x s8 products without int16 overflow for |x| <= 127.
@@ -110,7 +104,7 @@ struct Q {
       dst[i] = bf16 ? quant::bf16_to_f32(h) : quant::fp16_to_f32(h);
     }
   }
-  static void quantize_block(const float* x, int8_t* q, float* d, float* ds) {
+  static void quantize_block(const float* x, int8_t* q, float* d, int32_t*) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
     __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
@@ -126,13 +120,11 @@ struct Q {
     const __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, id));
     const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, id));
     const __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, id));
-    const int32_t sum = hsum8i(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3)));
     // packs work per 128-bit lane: restore element order with one cross-lane permute.
     const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q),
                         _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
     *d = dd;
-    *ds = dd * float(sum);
   }
 };
 

@@ -35,6 +35,7 @@ struct Q {
   static I dot_us(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
   using W = __m256i;
   static constexpr int kTileM = 4;
+  static constexpr int kGemvRows = 8;  // 6-8% faster GEMV than 4 rows here (32 registers)
 
   static W w_s8(const uint8_t* p) { return _mm256_xor_si256(load32(p), _mm256_set1_epi8(char(0x80))); }
   // 32 nibbles of 16 bytes in element order (low nibbles, then high): the 16 bytes go to both
@@ -60,13 +61,11 @@ struct Q {
   // costs a single vpdpbusd, with an exact int32 result.
   struct A {
     __m256i x;
-    __m256i init;  // -128 * sum of each 4 consecutive x
+    __m256i init;  // -128 * sum of each 4 consecutive x (QAct::aux, made by quantize_block)
   };
   using S = __m256;
-  static A act(const int8_t* x) {
-    const __m256i v = load32(x);
-    const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), v);
-    return A{v, _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, 7))};
+  static A act(const quant::QAct& x, int64_t b) {
+    return A{load32(x.q + b * 32), load32(x.aux + b * 8)};
   }
   static S splat(float v) { return _mm256_set1_ps(v); }
   static S mul(S a, S b) { return _mm256_mul_ps(a, b); }
@@ -116,18 +115,19 @@ struct Q {
       dst[i] = bf16 ? quant::bf16_to_f32(h) : quant::fp16_to_f32(h);
     }
   }
-  static void quantize_block(const float* x, int8_t* q, float* d, float* ds) {
+  static void quantize_block(const float* x, int8_t* q, float* d, int32_t* aux) {
     const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
     const float dd = amax / 127.0f;
     const __m512 id = _mm512_set1_ps(dd != 0.0f ? 127.0f / amax : 0.0f);
     const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id));
     const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
-    const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtsepi32_epi8(i0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtsepi32_epi8(i1));
     *d = dd;
-    *ds = dd * float(sum);
+    const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), load32(q));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(aux),
+                        _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, 7)));
   }
 };
 

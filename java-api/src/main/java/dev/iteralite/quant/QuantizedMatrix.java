@@ -126,6 +126,7 @@ public final class QuantizedMatrix implements AutoCloseable {
 
   // ------------------------------------------------------------------ description
 
+  /** The storage format. */
   public WeightFormat format() {
     return format;
   }

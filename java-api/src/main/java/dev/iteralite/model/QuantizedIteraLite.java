@@ -21,11 +21,13 @@ import java.util.Objects;
  * routers and any matrix whose input width does not suit the format's block size stay F32 and are
  * listed by {@link #keptF32()}.
  *
- * <p>Decoding goes token by token (the prompt too), so {@link #newSession()} and {@link
- * #languageModel()} measure exactly what the compressed weights compute. The source model must stay
- * open and unchanged while this object is used; closing this frees only the compressed copies.
+ * <p>Decoding goes token by token (the prompt too), so {@link #newSession()}, {@link #loss} and
+ * {@link #languageModel()} measure exactly what the compressed weights compute. As a {@link
+ * CausalLm} it is inference-only: {@link #forwardBackward} refuses (train the F32 model, then
+ * quantise it), and {@link #parameters()} are the source model's. The source model must stay open
+ * and unchanged while this object is used; closing this frees only the compressed copies.
  */
-public final class QuantizedIteraLite implements AutoCloseable {
+public final class QuantizedIteraLite implements CausalLm {
   private final IteraLiteModel model;
   private final WeightFormat format;
   private final Map<String, QuantizedMatrix> matrices = new LinkedHashMap<>();
@@ -131,7 +133,66 @@ public final class QuantizedIteraLite implements AutoCloseable {
     return 8.0 * weightBytes() / model.parameters().parameterCount();
   }
 
+  @Override
+  public String architecture() {
+    return model.architecture();
+  }
+
+  @Override
+  public IteraLiteConfig config() {
+    return model.config();
+  }
+
+  @Override
+  public dev.iteralite.backend.Backend backend() {
+    return model.backend();
+  }
+
+  /** The source model's F32 parameters (the compressed copies are not parameters). */
+  @Override
+  public dev.iteralite.nn.ParameterSet parameters() {
+    return model.parameters();
+  }
+
+  @Override
+  public int vocabSize() {
+    return model.vocabSize();
+  }
+
+  @Override
+  public int maxSequenceLength() {
+    return model.maxSequenceLength();
+  }
+
+  /** Refuses: compressed weights have no gradients. */
+  @Override
+  public double forwardBackward(int[] tokens, int[] targets, int batch, dev.iteralite.tensor.Arena arena) {
+    throw new UnsupportedOperationException("QuantizedIteraLite (" + format.id() + ") is for inference: train the F32 "
+        + "IteraLiteModel, then quantise it again");
+  }
+
+  @Override
+  public double lastAuxLoss() {
+    return 0;
+  }
+
+  /** Mean next-token cross-entropy of the compressed weights (token-by-token decoding of each window). */
+  @Override
+  public double loss(int[] tokens, int[] targets, int batch) {
+    long counted = 0;
+    for (int t : targets) {
+      if (t >= 0) {
+        counted++;
+      }
+    }
+    if (counted == 0) {
+      throw new IllegalArgumentException("QuantizedIteraLite: no target to score (every target is ignored)");
+    }
+    return languageModel().sumNll(tokens, targets, batch) / counted;
+  }
+
   /** A new single-sequence decoding session over the compressed weights; close it. */
+  @Override
   public DecodeSession newSession() {
     checkOpen();
     return new IteraLiteDecoder(model, this);
@@ -197,6 +258,7 @@ public final class QuantizedIteraLite implements AutoCloseable {
     }
   }
 
+  /** Frees the compressed copies (not the source model). Idempotent. */
   @Override
   public void close() {
     if (!closed) {

@@ -5,10 +5,13 @@ import dev.iteralite.backend.Backends;
 import dev.iteralite.backend.CpuBackend;
 import dev.iteralite.checkpoint.Checkpoint;
 import dev.iteralite.generate.Generator;
+import dev.iteralite.model.CausalLm;
 import dev.iteralite.model.IteraLiteConfig;
 import dev.iteralite.model.IteraLiteModel;
 import dev.iteralite.model.Llama2cCheckpoint;
+import dev.iteralite.model.QuantizedIteraLite;
 import dev.iteralite.model.Transformer;
+import dev.iteralite.quant.WeightFormat;
 import dev.iteralite.tensor.DType;
 import dev.iteralite.tokenizer.ByteTokenizer;
 import dev.iteralite.tokenizer.Llama2cTokenizer;
@@ -35,6 +38,8 @@ public final class ServeMain {
         --preset tiny|small         Itera-Lite with random weights and the byte tokenizer (--seed N, default 1)
         --llama2c MODEL.bin TOK.bin a llama2.c checkpoint and its tokenizer (e.g. stories260K.bin tok512.bin)
         --checkpoint DIR            an Itera-Lite / Transformer checkpoint (its LAST, or the folder itself)
+      after an Itera-Lite model: --format ID serves it compressed (f16, bf16, q8_0, int8, q4_0, int4_g32,
+        int4_g64, int4_g128, nf4, nf4_dq), decoded through the quantised kernels
       options:
         --host ADDR                 bind address (default 127.0.0.1)
         --port N                    port (default 8000; 0 = any free port)
@@ -88,7 +93,7 @@ public final class ServeMain {
   /** Parses {@code args}, loads the models (added to {@code owned}, which the caller closes) and starts the server. */
   static InferenceServer start(String[] args, List<AutoCloseable> owned) throws IOException {
     ServerConfig.Builder cfg = ServerConfig.builder();
-    record Pending(String name, String kind, String a, String b) {}
+    record Pending(String name, String kind, String a, String b, WeightFormat format) {}
     List<Pending> pending = new ArrayList<>();
     long seed = 1;
     Integer threads = null;
@@ -100,25 +105,33 @@ public final class ServeMain {
           if (!p.equals("tiny") && !p.equals("small")) {
             throw new IllegalArgumentException("--preset must be tiny or small, got '" + p + "'");
           }
-          pending.add(new Pending("itera-lite-" + p, "preset", p, null));
+          pending.add(new Pending("itera-lite-" + p, "preset", p, null, null));
         }
         case "--llama2c" -> {
           String m = value(args, ++i, a);
           String t = value(args, ++i, a);
           String name = Path.of(m).getFileName().toString().replaceFirst("\\.bin$", "");
-          pending.add(new Pending(name, "llama2c", m, t));
+          pending.add(new Pending(name, "llama2c", m, t, null));
         }
         case "--checkpoint" -> {
           String d = value(args, ++i, a);
           Path dir = Path.of(d).toAbsolutePath().normalize();
-          pending.add(new Pending(dir.getFileName() == null ? "model" : dir.getFileName().toString(), "checkpoint", d, null));
+          pending.add(new Pending(dir.getFileName() == null ? "model" : dir.getFileName().toString(), "checkpoint", d, null, null));
         }
         case "--name" -> {
           if (pending.isEmpty()) {
             throw new IllegalArgumentException("--name must follow a model (--preset, --checkpoint or --llama2c)");
           }
           Pending last = pending.remove(pending.size() - 1);
-          pending.add(new Pending(value(args, ++i, a), last.kind, last.a, last.b));
+          pending.add(new Pending(value(args, ++i, a), last.kind, last.a, last.b, last.format));
+        }
+        case "--format" -> {
+          if (pending.isEmpty() || pending.get(pending.size() - 1).kind.equals("llama2c")) {
+            throw new IllegalArgumentException("--format must follow an Itera-Lite model (--preset or --checkpoint)");
+          }
+          Pending last = pending.remove(pending.size() - 1);
+          WeightFormat format = WeightFormat.fromId(value(args, ++i, a));
+          pending.add(new Pending(last.name + "-" + format.id(), last.kind, last.a, last.b, format));
         }
         case "--seed" -> seed = Long.parseLong(value(args, ++i, a));
         case "--host" -> cfg.host(value(args, ++i, a));
@@ -160,7 +173,7 @@ public final class ServeMain {
         IteraLiteConfig c = p.a.equals("tiny") ? IteraLiteConfig.tiny(256) : IteraLiteConfig.small(256);
         IteraLiteModel m = new IteraLiteModel(backend, c, DType.F32, seed);
         owned.add(m);
-        b.model(p.name, m, ByteTokenizer.instance());
+        b.model(p.name, compressed(m, p.format, owned), ByteTokenizer.instance());
       } else if (p.kind.equals("checkpoint")) {
         Checkpoint.Loaded loaded = Checkpoint.load(Path.of(p.a), backend);
         owned.add(loaded);
@@ -168,7 +181,7 @@ public final class ServeMain {
           throw new IllegalArgumentException("checkpoint " + loaded.directory() + " has no " + Checkpoint.TOKENIZER_FILE
               + "; the server needs the tokenizer the model was trained with");
         }
-        b.model(p.name, loaded.model(), loaded.tokenizer());
+        b.model(p.name, compressed(loaded.model(), p.format, owned), loaded.tokenizer());
       } else {
         Path model = existing(p.a);
         Llama2cTokenizer tok = Llama2cTokenizer.fromLlama2c(existing(p.b));
@@ -178,6 +191,20 @@ public final class ServeMain {
       }
     }
     return b.start();
+  }
+
+  /** {@code model} itself, or its compressed copy in {@code format} (added to {@code owned}). */
+  private static CausalLm compressed(CausalLm model, WeightFormat format, List<AutoCloseable> owned) {
+    if (format == null) {
+      return model;
+    }
+    if (!(model instanceof IteraLiteModel itera)) {
+      throw new IllegalArgumentException("--format " + format.id() + ": compressed decoding exists for Itera-Lite models only; "
+          + "serve this " + model.architecture() + " model without --format");
+    }
+    QuantizedIteraLite q = QuantizedIteraLite.quantize(itera, format);
+    owned.add(q);
+    return q;
   }
 
   private static Path existing(String file) {

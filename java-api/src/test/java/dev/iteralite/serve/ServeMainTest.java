@@ -62,6 +62,30 @@ class ServeMainTest {
   }
 
   @Test
+  void compressedIteraLiteIsServedThroughTheQuantisedKernels(@TempDir Path tmp) throws Exception {
+    IteraLiteConfig c = IteraLiteConfig.builder(256, 64, 2).dtRank(4).ffnHidden(128).build();
+    String expected;
+    try (IteraLiteModel m = new IteraLiteModel(Backends.cpu(), c, DType.F32, 5);
+        dev.iteralite.model.QuantizedIteraLite q = dev.iteralite.model.QuantizedIteraLite.quantize(m,
+            dev.iteralite.quant.WeightFormat.Q8_0)) {
+      Checkpoint.save(tmp.resolve("run"), m, ByteTokenizer.instance());
+      expected = new Generator(q, ByteTokenizer.instance()).generate("abc", GenerationConfig.greedy(12)).text();
+    }
+    List<AutoCloseable> owned = new ArrayList<>();
+    try (InferenceServer s = ServeMain.start(new String[] {"--checkpoint", tmp.resolve("run").toString(), "--name", "small",
+        "--format", "q8_0", "--port", "0"}, owned)) {
+      assertEquals("small-q8_0", json(get(s, "/v1/models")).get("data").get(0).get("id").asText());
+      JsonNode r = json(post(s, "/generate", "{\"prompt\":\"abc\",\"max_tokens\":12,\"temperature\":0}"));
+      assertEquals(expected, r.get("text").asText(), "the Q8_0 weights are what is served");
+    } finally {
+      closeAll(owned);
+    }
+    assertThrows(IllegalArgumentException.class, () -> ServeMain.start(new String[] {"--format", "q8_0", "--port", "0"}, owned));
+    assertThrows(IllegalArgumentException.class, () -> ServeMain.start(new String[] {"--preset", "tiny", "--format", "q9", "--port", "0"},
+        owned));
+  }
+
+  @Test
   void llama2cStoriesIsServedWithItsTokenizer() throws Exception {
     Path model = TestData.require("llama2c/stories260K.bin");
     Path tok = TestData.require("llama2c/tok512.bin");

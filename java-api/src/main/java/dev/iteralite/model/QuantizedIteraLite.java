@@ -29,14 +29,14 @@ import java.util.Objects;
  */
 public final class QuantizedIteraLite implements CausalLm {
   private final IteraLiteModel model;
-  private final WeightFormat format;
+  private final PrecisionPlan plan;
   private final Map<String, QuantizedMatrix> matrices = new LinkedHashMap<>();
   private final List<String> keptF32 = new ArrayList<>();
   private boolean closed;
 
-  private QuantizedIteraLite(IteraLiteModel model, WeightFormat format) {
+  private QuantizedIteraLite(IteraLiteModel model, PrecisionPlan plan) {
     this.model = model;
-    this.format = format;
+    this.plan = plan;
   }
 
   /**
@@ -46,13 +46,24 @@ public final class QuantizedIteraLite implements CausalLm {
    *     cannot be represented in the format (NaN, infinity, fp16 overflow)
    */
   public static QuantizedIteraLite quantize(IteraLiteModel model, WeightFormat format) {
-    Objects.requireNonNull(model, "model");
     Objects.requireNonNull(format, "format");
+    return quantize(model, PrecisionPlan.uniform(format));
+  }
+
+  /**
+   * Compresses each of {@code model}'s matrices to the format {@code plan} gives it (mixed
+   * precision; {@link WeightFormat#F32} keeps a matrix uncompressed).
+   *
+   * @throws IllegalArgumentException as {@link #quantize(IteraLiteModel, WeightFormat)}
+   */
+  public static QuantizedIteraLite quantize(IteraLiteModel model, PrecisionPlan plan) {
+    Objects.requireNonNull(model, "model");
+    Objects.requireNonNull(plan, "plan");
     if (model.parameters().dtype() != DType.F32) {
       throw new IllegalArgumentException("QuantizedIteraLite: the source model must hold F32 weights, got "
           + model.parameters().dtype());
     }
-    QuantizedIteraLite q = new QuantizedIteraLite(model, format);
+    QuantizedIteraLite q = new QuantizedIteraLite(model, plan);
     try {
       IteraLiteConfig c = model.config();
       q.add("embed.weight", model.parameters().get("embed.weight").value());
@@ -84,6 +95,7 @@ public final class QuantizedIteraLite implements CausalLm {
   }
 
   private void add(String name, Tensor weights) {
+    WeightFormat format = plan.formatOf(name);
     if (format == WeightFormat.F32 || weights.dim(1) % format.blockSize() != 0) {
       keptF32.add(name);
       return;
@@ -91,17 +103,49 @@ public final class QuantizedIteraLite implements CausalLm {
     matrices.put(name, QuantizedMatrix.quantize(format, weights));
   }
 
+  /**
+   * The names of {@code model}'s compressible matrices, in the order {@link #quantize} visits them
+   * (the names {@link PrecisionPlan} rules match).
+   */
+  public static List<String> matrixNames(IteraLiteModel model) {
+    IteraLiteConfig c = model.config();
+    List<String> names = new ArrayList<>();
+    names.add("embed.weight");
+    for (int i = 0; i < c.nLayers(); i++) {
+      String p = "blocks." + i;
+      for (String m : new String[] {"in_proj", "x_proj", "dt_proj", "out_proj"}) {
+        names.add(p + ".mixer." + m + ".weight");
+      }
+      for (String m : new String[] {"w1", "w3", "w2"}) {
+        if (c.isMoeLayer(i)) {
+          for (int e = 0; e < c.experts(); e++) {
+            names.add(p + ".moe." + m + "." + e);
+          }
+        } else {
+          names.add(p + ".ffn." + m + ".weight");
+        }
+      }
+    }
+    return names;
+  }
+
   /** The source model. */
   public IteraLiteModel model() {
     return model;
   }
 
-  /** The storage format of the compressed matrices. */
-  public WeightFormat format() {
-    return format;
+  /** The precision plan the matrices were compressed with. */
+  public PrecisionPlan plan() {
+    return plan;
   }
 
-  /** Names of the matrices left in F32 because their input width does not suit the block size. */
+  /** The format matrix {@code name} is stored in ({@link WeightFormat#F32} when kept uncompressed). */
+  public WeightFormat formatOf(String name) {
+    QuantizedMatrix m = matrices.get(name);
+    return m == null ? WeightFormat.F32 : m.format();
+  }
+
+  /** Names of the matrices left in F32: by the plan, or because their input width does not suit the block size. */
   public List<String> keptF32() {
     return Collections.unmodifiableList(keptF32);
   }
@@ -167,7 +211,7 @@ public final class QuantizedIteraLite implements CausalLm {
   /** Refuses: compressed weights have no gradients. */
   @Override
   public double forwardBackward(int[] tokens, int[] targets, int batch, dev.iteralite.tensor.Arena arena) {
-    throw new UnsupportedOperationException("QuantizedIteraLite (" + format.id() + ") is for inference: train the F32 "
+    throw new UnsupportedOperationException("QuantizedIteraLite (" + plan.describe() + ") is for inference: train the F32 "
         + "IteraLiteModel, then quantise it again");
   }
 
@@ -232,7 +276,7 @@ public final class QuantizedIteraLite implements CausalLm {
 
       @Override
       public String toString() {
-        return "itera-lite(" + format.id() + ")";
+        return "itera-lite(" + plan.describe() + ")";
       }
     };
   }

@@ -104,10 +104,12 @@ public final class Backends {
    * reference backend; logs exactly one INFO line naming the choice (with CPU features, ISA,
    * threads and OpenBLAS core for {@code cpu}) and why any fallback happened.
    *
-   * @throws IllegalArgumentException if the property names an unknown backend
+   * @throws IllegalArgumentException if the property names an unknown backend, or {@value
+   *     #THREADS_PROPERTY} is not a thread count
    * @throws IllegalStateException if the property asks for {@code cpu} and it cannot load
    */
   public static Backend select() {
+    parseThreads(System.getProperty(THREADS_PROPERTY)); // a bad value is an error, not a reason to fall back
     Selection s = choose(System.getProperty(PROPERTY), Backends::cpu);
     LOG.info(s.logLine());
     return s.backend();

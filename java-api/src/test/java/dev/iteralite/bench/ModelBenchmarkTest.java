@@ -68,7 +68,8 @@ class ModelBenchmarkTest {
     assertEquals(Math.log(r.perplexity()) * 100 / (Math.log(2) * 400), r.bitsPerByte(), 1e-9);
     assertTrue(r.peakRssBytes() > 0, "VmHWM is readable on Linux: " + r.peakRssScope());
     assertTrue(r.peakNativeBytes() >= r.bytes(), "the weights are native memory: " + r.peakNativeBytes());
-    assertTrue(r.cpuUtilisation() > 0 && r.cpuUtilisation() <= 1.5, "cpu " + r.cpuUtilisation());
+    // >= 0, not > 0: a run of a few milliseconds can fall inside one tick of the process CPU clock
+    assertTrue(r.cpuUtilisation() >= 0 && r.cpuUtilisation() <= 1.5, "cpu " + r.cpuUtilisation());
     if (!r.energy().available()) {
       assertFalse(r.energy().reason().isBlank());
       assertTrue(Double.isNaN(r.energy().joulesPerToken()));

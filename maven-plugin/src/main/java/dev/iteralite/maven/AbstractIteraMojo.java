@@ -52,9 +52,12 @@ public abstract class AbstractIteraMojo extends AbstractMojo {
   @Parameter(property = PropertyNames.CHECKPOINT)
   File checkpoint;
 
-  /** Native worker threads (kernels and OpenBLAS); 0 uses every core. */
-  @Parameter(property = PropertyNames.THREADS, defaultValue = "0")
-  int threads;
+  /**
+   * Native worker threads (kernels and OpenBLAS), >= 1; unset: every core. The same property
+   * ({@code -Ditera.threads}) is read by the library itself.
+   */
+  @Parameter(property = PropertyNames.THREADS)
+  Integer threads;
 
   /** The goal's name, for log lines. */
   abstract String goal();
@@ -87,9 +90,9 @@ public abstract class AbstractIteraMojo extends AbstractMojo {
   /** Validates everything without loading anything; the message names the XML element and the fix. */
   void validate() throws MojoExecutionException {
     try {
-      if (threads < 0) {
-        throw new ConfigurationProblem("threads", "must be >= 0, got " + threads,
-            "use 0 for every core or a positive count (-D" + PropertyNames.THREADS + "=2)");
+      if (threads != null && threads < 1) {
+        throw new ConfigurationProblem("threads", "must be >= 1, got " + threads,
+            "set a positive count (-D" + PropertyNames.THREADS + "=2), or leave it unset to use every core");
       }
       validateModels();
       validateGoal();
@@ -114,9 +117,9 @@ public abstract class AbstractIteraMojo extends AbstractMojo {
         throw new MojoExecutionException("cannot start an Itera-Lite backend: " + e.getMessage(), e);
       }
       if (backend instanceof CpuBackend cpu) {
-        // Always set: an earlier goal in this JVM may have lowered it (0 restores every core).
-        int now = cpu.setThreads(threads);
-        if (threads > 0) {
+        // Always set: an earlier goal in this JVM may have changed it (0 restores every core).
+        int now = cpu.setThreads(threads == null ? 0 : threads);
+        if (threads != null) {
           getLog().info("Itera-Lite native threads: " + now);
         }
       }

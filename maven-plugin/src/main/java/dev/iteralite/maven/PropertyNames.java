@@ -20,7 +20,7 @@ public final class PropertyNames {
   public static final String LLAMA2C_TOKENIZER = "itera.llama2cTokenizer";
   /** An Itera-Lite checkpoint directory (a root with a LAST pointer, or one checkpoint folder). */
   public static final String CHECKPOINT = "itera.checkpoint";
-  /** Native worker threads; 0 = every core. */
+  /** Native worker threads (>= 1; unset = every core); the library's {@code Backends} reads it too. */
   public static final String THREADS = "itera.threads";
 
   public static final String BENCHMARK_SKIP = "itera.benchmark.skip";

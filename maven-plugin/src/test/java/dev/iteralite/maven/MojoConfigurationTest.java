@@ -93,8 +93,11 @@ class MojoConfigurationTest {
     assertTrue(c.startsWith("<checkpoint>: ") && c.contains("is not a directory"), c);
     m.checkpoint = null;
     m.preset = "small";
-    m.threads = -1;
-    assertTrue(problem(m).startsWith("<threads>: must be >= 0"));
+    m.threads = 0;
+    String t = problem(m);
+    assertTrue(t.startsWith("<threads>: must be >= 1, got 0") && t.contains("leave it unset"), t);
+    m.threads = 1;
+    assertDoesNotThrow(m::validate);
   }
 
   @Test

@@ -68,8 +68,10 @@ class ModelBenchmarkTest {
     assertEquals(Math.log(r.perplexity()) * 100 / (Math.log(2) * 400), r.bitsPerByte(), 1e-9);
     assertTrue(r.peakRssBytes() > 0, "VmHWM is readable on Linux: " + r.peakRssScope());
     assertTrue(r.peakNativeBytes() >= r.bytes(), "the weights are native memory: " + r.peakNativeBytes());
-    // >= 0, not > 0: a run of a few milliseconds can fall inside one tick of the process CPU clock
-    assertTrue(r.cpuUtilisation() >= 0 && r.cpuUtilisation() <= 1.5, "cpu " + r.cpuUtilisation());
+    // Only sanity bounds: over a run of a few milliseconds the process CPU clock may not tick at
+    // all, or may count JIT, GC and other tests' threads (CI measured 0.0 and 1.58 of the cores).
+    assertTrue(Double.isFinite(r.cpuUtilisation()) && r.cpuUtilisation() >= 0 && r.cpuUtilisation() < 16,
+        "cpu " + r.cpuUtilisation());
     if (!r.energy().available()) {
       assertFalse(r.energy().reason().isBlank());
       assertTrue(Double.isNaN(r.energy().joulesPerToken()));

@@ -11,6 +11,7 @@ import dev.iteralite.backend.Backend;
 import dev.iteralite.model.CausalLm;
 import dev.iteralite.model.IteraLiteConfig;
 import dev.iteralite.model.IteraLiteModel;
+import dev.iteralite.model.QuantizedIteraLite;
 import dev.iteralite.model.TransformerConfig;
 import dev.iteralite.model.TransformerModel;
 import dev.iteralite.nn.ParameterSet;
@@ -167,7 +168,11 @@ public final class Checkpoint {
       Map<String, String> meta = new LinkedHashMap<>();
       meta.put("format", "itera-lite");
       meta.put("architecture", model.architecture());
-      Safetensors.saveParameters(temp.resolve(MODEL_FILE), params, meta);
+      if (model instanceof QuantizedIteraLite compressed) {
+        compressed.writeWeights(temp.resolve(MODEL_FILE), meta); // compressed matrices as U8 blocks, the rest F32
+      } else {
+        Safetensors.saveParameters(temp.resolve(MODEL_FILE), params, meta);
+      }
       faultHook.at("model-written");
       AtomicFiles.writeDurably(temp.resolve(CONFIG_FILE), configJson(model, tokenizer, step));
       if (tokenizer != null) {
@@ -217,6 +222,10 @@ public final class Checkpoint {
     root.put("parameter_dtype", model.parameters().dtype().name());
     root.put("parameter_count", model.parameters().parameterCount());
     root.put("step", step);
+    if (model instanceof QuantizedIteraLite compressed) {
+      root.put("compressed", true);
+      root.put("precision_plan", compressed.plan().describe());
+    }
     if (tokenizer != null) {
       root.put("tokenizer", tokenizer.name());
     } else {
@@ -312,7 +321,15 @@ public final class Checkpoint {
     DType dtype = parameterDType(dir, config);
     CausalLm model = newModel(arch, config.get("config"), dtype, backend, dir);
     try {
-      Safetensors.loadParameters(dir.resolve(MODEL_FILE), model.parameters());
+      if (config.path("compressed").asBoolean(false)) {
+        if (!(model instanceof IteraLiteModel itera) || dtype != DType.F32) {
+          throw new IOException("checkpoint " + dir + ": compressed weights exist for F32 Itera-Lite models only, not '"
+              + arch + "' (" + dtype + ")");
+        }
+        model = QuantizedIteraLite.readWeights(dir.resolve(MODEL_FILE), itera); // now owns the F32 model
+      } else {
+        Safetensors.loadParameters(dir.resolve(MODEL_FILE), model.parameters());
+      }
       Tokenizer tokenizer = null;
       Path tok = dir.resolve(TOKENIZER_FILE);
       if (Files.isRegularFile(tok)) {

@@ -32,7 +32,11 @@ public final class QuantizedIteraLite implements CausalLm {
   private final PrecisionPlan plan;
   private final Map<String, QuantizedMatrix> matrices = new LinkedHashMap<>();
   private final List<String> keptF32 = new ArrayList<>();
+  private boolean ownsModel;
   private boolean closed;
+
+  /** Metadata key prefix of a compressed matrix in a weights file: value {@code format:rows:cols}. */
+  public static final String MATRIX_METADATA_PREFIX = "itera.quant.";
 
   private QuantizedIteraLite(IteraLiteModel model, PrecisionPlan plan) {
     this.model = model;
@@ -127,6 +131,130 @@ public final class QuantizedIteraLite implements CausalLm {
       }
     }
     return names;
+  }
+
+  /**
+   * Writes the decoding weights to a safetensors file: every compressed matrix as raw U8 bytes
+   * (its format and shape in the metadata under {@link #MATRIX_METADATA_PREFIX}{@code name}) and
+   * every parameter no compressed matrix covers as F32. Atomic, as {@link
+   * dev.iteralite.checkpoint.Safetensors.Writer#write}.
+   */
+  public void writeWeights(java.nio.file.Path file, Map<String, String> metadata) throws java.io.IOException {
+    checkOpen();
+    dev.iteralite.checkpoint.Safetensors.Writer w = dev.iteralite.checkpoint.Safetensors.writer();
+    metadata.forEach(w::metadata);
+    w.metadata("itera.precision_plan", plan.describe());
+    for (Map.Entry<String, QuantizedMatrix> e : matrices.entrySet()) {
+      QuantizedMatrix m = e.getValue();
+      w.metadata(MATRIX_METADATA_PREFIX + e.getKey(), m.format().id() + ":" + m.rows() + ":" + m.cols());
+      java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(Math.toIntExact(m.bytes()));
+      m.copyTo(bytes);
+      bytes.flip();
+      w.add(e.getKey(), dev.iteralite.checkpoint.SafetensorsDType.U8, new long[] {m.bytes()}, bytes);
+    }
+    for (dev.iteralite.nn.Parameter p : model.parameters().parameters()) {
+      if (!covered(p.name())) {
+        w.add(p.name(), p.value());
+      }
+    }
+    w.write(file);
+  }
+
+  /** Whether the compressed matrices hold the whole parameter {@code name}. */
+  private boolean covered(String name) {
+    if (matrices.containsKey(name)) {
+      return true;
+    }
+    Tensor v = model.parameters().get(name).value();
+    if (name.contains(".moe.w") && v.rank() == 3) {
+      for (int e = 0; e < v.dim(0); e++) {
+        if (!matrices.containsKey(name + "." + e)) {
+          return false;
+        }
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Reads decoding weights written by {@link #writeWeights} into {@code model} (a freshly built
+   * F32 model of the same configuration, which the result then owns and closes): F32 parameters
+   * are read directly, compressed matrices are rebuilt with every block size and scale validated
+   * ({@link QuantizedMatrix#fromBytes}) and also dequantised into the model's parameters.
+   *
+   * @throws java.io.IOException if a tensor is missing, has another size or format, or fails validation
+   */
+  public static QuantizedIteraLite readWeights(java.nio.file.Path file, IteraLiteModel model) throws java.io.IOException {
+    Objects.requireNonNull(model, "model");
+    try (dev.iteralite.checkpoint.Safetensors.Reader r = dev.iteralite.checkpoint.Safetensors.open(file)) {
+      Map<String, String> meta = r.metadata();
+      List<PrecisionPlan.Rule> rules = new ArrayList<>();
+      QuantizedIteraLite q = new QuantizedIteraLite(model, PrecisionPlan.uniform(WeightFormat.F32));
+      try {
+        for (String name : matrixNames(model)) {
+          String spec = meta.get(MATRIX_METADATA_PREFIX + name);
+          if (spec == null) {
+            q.keptF32.add(name);
+            continue;
+          }
+          String[] f = spec.split(":");
+          if (f.length != 3) {
+            throw new java.io.IOException(file + ": metadata of matrix '" + name + "' is '" + spec + "', expected format:rows:cols");
+          }
+          WeightFormat format;
+          long rows;
+          long cols;
+          try {
+            format = WeightFormat.fromId(f[0]);
+            rows = Long.parseLong(f[1]);
+            cols = Long.parseLong(f[2]);
+          } catch (IllegalArgumentException e) {
+            throw new java.io.IOException(file + ": metadata of matrix '" + name + "' ('" + spec + "') is invalid: " + e.getMessage(), e);
+          }
+          Tensor target = q.sourceMatrix(name);
+          if (target.dim(0) != rows || target.dim(1) != cols) {
+            throw new java.io.IOException(file + ": matrix '" + name + "' is stored as " + rows + "x" + cols + " but the model's is "
+                + target.dim(0) + "x" + target.dim(1));
+          }
+          QuantizedMatrix m;
+          try {
+            m = QuantizedMatrix.fromBytes(format, rows, cols, r.bytes(name));
+          } catch (IllegalArgumentException e) {
+            throw new java.io.IOException(file + ": compressed matrix '" + name + "' is invalid: " + e.getMessage(), e);
+          }
+          q.matrices.put(name, m);
+          m.dequantize(target);
+          rules.add(new PrecisionPlan.Rule(java.util.regex.Pattern.quote(name), format));
+        }
+        for (dev.iteralite.nn.Parameter p : model.parameters().parameters()) {
+          if (!q.covered(p.name())) {
+            if (!r.contains(p.name())) {
+              throw new java.io.IOException(file + ": parameter '" + p.name() + "' is neither compressed nor stored");
+            }
+            r.readInto(p.name(), p.value());
+          }
+        }
+      } catch (java.io.IOException | RuntimeException e) {
+        q.close();
+        throw e;
+      }
+      QuantizedIteraLite result = new QuantizedIteraLite(model, new PrecisionPlan(rules, WeightFormat.F32));
+      result.matrices.putAll(q.matrices);
+      result.keptF32.addAll(q.keptF32);
+      result.ownsModel = true;
+      return result;
+    }
+  }
+
+  /** The F32 source tensor of matrix {@code name} (an expert slice for MoE names). */
+  private Tensor sourceMatrix(String name) {
+    int dot = name.lastIndexOf('.');
+    String tail = name.substring(dot + 1);
+    if (name.contains(".moe.w") && tail.chars().allMatch(Character::isDigit)) {
+      return model.parameters().get(name.substring(0, dot)).value().select(0, Integer.parseInt(tail));
+    }
+    return model.parameters().get(name).value();
   }
 
   /** The source model. */
@@ -302,7 +430,7 @@ public final class QuantizedIteraLite implements CausalLm {
     }
   }
 
-  /** Frees the compressed copies (not the source model). Idempotent. */
+  /** Frees the compressed copies, and the source model when this was loaded from a file. Idempotent. */
   @Override
   public void close() {
     if (!closed) {
@@ -311,6 +439,9 @@ public final class QuantizedIteraLite implements CausalLm {
         m.close();
       }
       matrices.clear();
+      if (ownsModel) {
+        model.close();
+      }
     }
   }
 }

@@ -1,0 +1,103 @@
+package dev.iteralite.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.iteralite.backend.Backends;
+import dev.iteralite.model.DecodeSession;
+import dev.iteralite.model.IteraLiteConfig;
+import dev.iteralite.model.IteraLiteModel;
+import dev.iteralite.model.PrecisionPlan;
+import dev.iteralite.model.QuantizedIteraLite;
+import dev.iteralite.quant.WeightFormat;
+import dev.iteralite.tensor.DType;
+import dev.iteralite.tensor.NativeMemory;
+import dev.iteralite.tokenizer.ByteTokenizer;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CompressedCheckpointTest {
+  private static IteraLiteModel model() {
+    // one dense and one MoE block; dt_proj (K = 4) stays F32
+    IteraLiteConfig c = IteraLiteConfig.builder(256, 64, 2).moeEvery(2).experts(3).topK(2).ffnHidden(128).dtRank(4).build();
+    return new IteraLiteModel(Backends.cpu(), c, DType.F32, 7);
+  }
+
+  private static float[][] decode(DecodeSession s) {
+    float[][] out = new float[6][];
+    out[0] = s.prefill(new int[] {10, 20, 30}).clone();
+    for (int t = 1; t < out.length; t++) {
+      out[t] = s.step(40 + t).clone();
+    }
+    return out;
+  }
+
+  @Test
+  void mixedPrecisionModelRoundTripsExactlyAndSmaller(@TempDir Path tmp) throws IOException {
+    long before = NativeMemory.liveBytes();
+    PrecisionPlan plan = PrecisionPlan.builder(WeightFormat.Q8_0).rule(".*\\.moe\\..*", WeightFormat.Q4_0)
+        .rule("embed\\.weight", WeightFormat.INT8).build();
+    float[][] want;
+    Path f32Dir;
+    Path qDir;
+    try (IteraLiteModel m = model(); QuantizedIteraLite q = QuantizedIteraLite.quantize(m, plan)) {
+      f32Dir = Checkpoint.save(tmp.resolve("f32"), m, ByteTokenizer.instance());
+      qDir = Checkpoint.save(tmp.resolve("q"), q, ByteTokenizer.instance());
+      try (DecodeSession s = q.newSession()) {
+        want = decode(s);
+      }
+    }
+    long f32Bytes = Files.size(f32Dir.resolve(Checkpoint.MODEL_FILE));
+    long qBytes = Files.size(qDir.resolve(Checkpoint.MODEL_FILE));
+    assertTrue(qBytes < f32Bytes / 3, "compressed weights " + qBytes + " bytes vs F32 " + f32Bytes);
+    try (Checkpoint.Loaded loaded = Checkpoint.load(tmp.resolve("q"), Backends.cpu())) {
+      QuantizedIteraLite q = assertInstanceOf(QuantizedIteraLite.class, loaded.model());
+      assertEquals(WeightFormat.Q4_0, q.formatOf("blocks.1.moe.w2.2"));
+      assertEquals(WeightFormat.INT8, q.formatOf("embed.weight"));
+      assertEquals(WeightFormat.Q8_0, q.formatOf("blocks.0.mixer.in_proj.weight"));
+      assertEquals(WeightFormat.F32, q.formatOf("blocks.0.mixer.dt_proj.weight"));
+      try (DecodeSession s = q.newSession()) {
+        float[][] got = decode(s);
+        for (int t = 0; t < want.length; t++) {
+          assertArrayEquals(want[t], got[t], "step " + t + ": the stored blocks are the quantised ones, bit for bit");
+        }
+      }
+    }
+    assertEquals(before, NativeMemory.liveBytes(), "closing the loaded checkpoint frees the model it built");
+  }
+
+  @Test
+  void corruptOrMismatchedBlocksAreRejectedWithTheTensorsName(@TempDir Path tmp) throws IOException {
+    Path dir;
+    try (IteraLiteModel m = model(); QuantizedIteraLite q = QuantizedIteraLite.quantize(m, WeightFormat.Q8_0)) {
+      dir = Checkpoint.save(tmp.resolve("q"), q, ByteTokenizer.instance());
+    }
+    Path weights = dir.resolve(Checkpoint.MODEL_FILE);
+    // an fp16 scale of +infinity in the first block of the first compressed matrix
+    long dataStart;
+    try (FileChannel ch = FileChannel.open(weights, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      ch.read(len, 0);
+      dataStart = 8 + len.getLong(0);
+      long offset;
+      try (Safetensors.Reader r = Safetensors.open(weights)) {
+        offset = r.info("embed.weight").begin();
+      }
+      ch.write(ByteBuffer.wrap(new byte[] {0x00, 0x7c}), dataStart + offset);
+    }
+    long before = NativeMemory.liveBytes();
+    IOException e = assertThrows(IOException.class, () -> Checkpoint.load(dir, Backends.cpu()));
+    assertTrue(e.getMessage().contains("embed.weight"), e.getMessage());
+    assertEquals(before, NativeMemory.liveBytes(), "a failed load frees what it built");
+  }
+}

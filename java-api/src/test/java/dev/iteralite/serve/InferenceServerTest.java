@@ -444,7 +444,7 @@ class InferenceServerTest {
 
     @Override
     public ParameterSet parameters() {
-      throw new UnsupportedOperationException();
+      throw new UnsupportedOperationException("FailingModel is a decode-only test double: the server never reads parameters");
     }
 
     @Override
@@ -459,7 +459,7 @@ class InferenceServerTest {
 
     @Override
     public double forwardBackward(int[] tokens, int[] targets, int batch, Arena arena) {
-      throw new UnsupportedOperationException();
+      throw new UnsupportedOperationException("FailingModel is a decode-only test double: the server never trains");
     }
 
     @Override
@@ -469,7 +469,7 @@ class InferenceServerTest {
 
     @Override
     public double loss(int[] tokens, int[] targets, int batch) {
-      throw new UnsupportedOperationException();
+      throw new UnsupportedOperationException("FailingModel is a decode-only test double: the server never scores");
     }
 
     @Override

@@ -252,9 +252,7 @@ final class IteraLiteDecoder implements DecodeSession {
   }
 
   private void checkToken(int token) {
-    if (token < 0 || token >= config.vocabSize()) {
-      throw new IllegalArgumentException("IteraLiteModel: token " + token + " is outside [0, " + config.vocabSize() + ")");
-    }
+    TokenChecks.requireId("IteraLiteModel", token, config.vocabSize());
   }
 
   /** out = W2 (silu(W1 xn) * W3 xn). */

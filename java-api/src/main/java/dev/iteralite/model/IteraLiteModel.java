@@ -284,15 +284,8 @@ public final class IteraLiteModel implements CausalLm {
   }
 
   private Tensor forwardHidden(int[] tokens, int batch, Arena arena) {
-    if (tokens == null || tokens.length == 0 || batch < 1 || tokens.length % batch != 0) {
-      throw new IllegalArgumentException("IteraLiteModel: " + (tokens == null ? "null" : tokens.length)
-          + " tokens do not split into batch=" + batch + " sequences of >= 1 token");
-    }
-    for (int t : tokens) {
-      if (t < 0 || t >= config.vocabSize()) {
-        throw new IllegalArgumentException("IteraLiteModel: token " + t + " is outside [0, " + config.vocabSize() + ")");
-      }
-    }
+    TokenChecks.requireBatch("IteraLiteModel", tokens, batch);
+    TokenChecks.requireIds("IteraLiteModel", tokens, config.vocabSize());
     Tensor x = embedding.forward(arena.adopt(Tensor.ofInts(tokens, tokens.length)), arena);
     double aux = 0;
     for (int i = 0; i < config.nLayers(); i++) {
@@ -362,11 +355,7 @@ public final class IteraLiteModel implements CausalLm {
       throw new IllegalArgumentException("IteraLiteModel: " + (tokens == null ? "null" : tokens.length)
           + " prompt tokens do not split into batch=" + batch + " sequences of >= 1 token");
     }
-    for (int t : tokens) {
-      if (t < 0 || t >= config.vocabSize()) {
-        throw new IllegalArgumentException("IteraLiteModel: token " + t + " is outside [0, " + config.vocabSize() + ")");
-      }
-    }
+    TokenChecks.requireIds("IteraLiteModel", tokens, config.vocabSize());
     state.reset();
     int len = tokens.length / batch;
     try (Arena arena = Arena.open()) {
@@ -401,11 +390,7 @@ public final class IteraLiteModel implements CausalLm {
   }
 
   private Tensor forwardHiddenStep(int[] tokens, State state, Arena arena) {
-    for (int t : tokens) {
-      if (t < 0 || t >= config.vocabSize()) {
-        throw new IllegalArgumentException("IteraLiteModel: token " + t + " is outside [0, " + config.vocabSize() + ")");
-      }
-    }
+    TokenChecks.requireIds("IteraLiteModel", tokens, config.vocabSize());
     Tensor x = embedding.forward(arena.adopt(Tensor.ofInts(tokens, tokens.length)), arena);
     for (int i = 0; i < config.nLayers(); i++) {
       Tensor m = arena.allocate(x.dtype(), x.shape());

@@ -56,6 +56,14 @@ public final class Transformer {
     if (c == null) {
       throw new IllegalArgumentException("transformer: config must not be null");
     }
+    return declare(c, Init.normal(0.02));
+  }
+
+  /**
+   * The layout of {@link #declare(TransformerConfig)} with {@code residualOut} initialising the two
+   * projections that write into the residual stream ({@code attn.wo}, {@code ffn.w2}).
+   */
+  static ParameterSet.Builder declare(TransformerConfig c, Init residualOut) {
     ParameterSet.Builder b = ParameterSet.builder();
     Init w = Init.normal(0.02);
     long d = c.dim();
@@ -66,11 +74,11 @@ public final class Transformer {
       b.add(p + "attn.wq", w, true, d, d);
       b.add(p + "attn.wk", w, true, c.kvDim(), d);
       b.add(p + "attn.wv", w, true, c.kvDim(), d);
-      b.add(p + "attn.wo", w, true, d, d);
+      b.add(p + "attn.wo", residualOut, true, d, d);
       b.add(p + "ffn_norm", Init.constant(1.0), false, d);
       b.add(p + "ffn.w1", w, true, c.hiddenDim(), d);
       b.add(p + "ffn.w3", w, true, c.hiddenDim(), d);
-      b.add(p + "ffn.w2", w, true, d, c.hiddenDim());
+      b.add(p + "ffn.w2", residualOut, true, d, c.hiddenDim());
     }
     b.add("norm", Init.constant(1.0), false, d);
     if (!c.sharedClassifier()) {

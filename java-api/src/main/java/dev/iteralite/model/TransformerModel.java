@@ -101,28 +101,7 @@ public final class TransformerModel implements CausalLm {
     if (c == null) {
       throw new IllegalArgumentException("TransformerModel: config must not be null");
     }
-    ParameterSet.Builder b = ParameterSet.builder();
-    Init w = Init.normal(0.02);
-    Init out = Init.normal(0.02 / Math.sqrt(2.0 * c.nLayers()));
-    long d = c.dim();
-    b.add("tok_embeddings", w, true, c.vocabSize(), d);
-    for (int l = 0; l < c.nLayers(); l++) {
-      String p = "layers." + l + ".";
-      b.add(p + "attn_norm", Init.constant(1.0), false, d);
-      b.add(p + "attn.wq", w, true, d, d);
-      b.add(p + "attn.wk", w, true, c.kvDim(), d);
-      b.add(p + "attn.wv", w, true, c.kvDim(), d);
-      b.add(p + "attn.wo", out, true, d, d);
-      b.add(p + "ffn_norm", Init.constant(1.0), false, d);
-      b.add(p + "ffn.w1", w, true, c.hiddenDim(), d);
-      b.add(p + "ffn.w3", w, true, c.hiddenDim(), d);
-      b.add(p + "ffn.w2", out, true, d, c.hiddenDim());
-    }
-    b.add("norm", Init.constant(1.0), false, d);
-    if (!c.sharedClassifier()) {
-      b.add("output", w, true, c.vocabSize(), d);
-    }
-    return b;
+    return Transformer.declare(c, Init.normal(0.02 / Math.sqrt(2.0 * c.nLayers())));
   }
 
   private Parameter weight(String name, long... shape) {
@@ -208,20 +187,13 @@ public final class TransformerModel implements CausalLm {
   }
 
   private Tensor forwardHidden(int[] tokens, int batch, Arena arena) {
-    if (tokens == null || tokens.length == 0 || batch < 1 || tokens.length % batch != 0) {
-      throw new IllegalArgumentException("TransformerModel: " + (tokens == null ? "null" : tokens.length)
-          + " tokens do not split into batch=" + batch + " sequences of >= 1 token");
-    }
+    TokenChecks.requireBatch("TransformerModel", tokens, batch);
     int len = tokens.length / batch;
     if (len > config.seqLen()) {
       throw new IllegalArgumentException("TransformerModel: sequences of " + len + " tokens exceed seqLen "
           + config.seqLen() + "; use shorter windows or a config with a longer seqLen");
     }
-    for (int t : tokens) {
-      if (t < 0 || t >= config.vocabSize()) {
-        throw new IllegalArgumentException("TransformerModel: token " + t + " is outside [0, " + config.vocabSize() + ")");
-      }
-    }
+    TokenChecks.requireIds("TransformerModel", tokens, config.vocabSize());
     Tensor ids = arena.adopt(Tensor.ofInts(tokens, tokens.length));
     Tensor x = arena.allocate(params.dtype(), tokens.length, config.dim());
     backend.embeddingForward(ids, embedding.value(), x);
@@ -363,9 +335,7 @@ public final class TransformerModel implements CausalLm {
   }
 
   private void checkToken(int t) {
-    if (t < 0 || t >= config.vocabSize()) {
-      throw new IllegalArgumentException("TransformerModel: token " + t + " is outside [0, " + config.vocabSize() + ")");
-    }
+    TokenChecks.requireId("TransformerModel", t, config.vocabSize());
   }
 
   private void checkRoom(int position) {

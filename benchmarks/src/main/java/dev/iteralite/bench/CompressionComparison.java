@@ -11,7 +11,7 @@ import dev.iteralite.eval.EvalResult;
 import dev.iteralite.eval.Evaluator;
 import dev.iteralite.model.DecodeSession;
 import dev.iteralite.model.IteraLiteModel;
-import dev.iteralite.model.QuantizedIteraLite;
+import dev.iteralite.model.QuantizedModel;
 import dev.iteralite.quant.WeightFormat;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -23,7 +23,7 @@ import java.util.Locale;
  * Every weight format of a trained Itera-Lite checkpoint in one run: stored bytes, bits per weight,
  * WikiText-2 test perplexity (word level and per token) on the first {@code --windows} windows of
  * 256 tokens, and decode tokens/s with the speed-up against F32, all through the same
- * token-by-token compressed decoding path ({@link QuantizedIteraLite}).
+ * token-by-token compressed decoding path ({@link QuantizedModel}).
  *
  * <pre>
  * java -cp benchmarks/target/benchmarks.jar dev.iteralite.bench.CompressionComparison \
@@ -62,7 +62,7 @@ public final class CompressionComparison {
         double baseDecode = 0;
         for (WeightFormat f : new WeightFormat[] {WeightFormat.F32, WeightFormat.BF16, WeightFormat.F16, WeightFormat.Q8_0,
             WeightFormat.INT8, WeightFormat.Q4_0, WeightFormat.INT4_G32, WeightFormat.NF4}) {
-          try (QuantizedIteraLite q = QuantizedIteraLite.quantize(model, f)) {
+          try (QuantizedModel q = QuantizedModel.quantize(model, f)) {
             EvalResult r = new Evaluator(window, 8).evaluate(q.languageModel(), prefix, bytes, words);
             double decode = decodeTokensPerSecond(q, model.config().vocabSize());
             if (f == WeightFormat.F32) {
@@ -102,7 +102,7 @@ public final class CompressionComparison {
   }
 
   /** Best of three rounds of 256 greedy steps after an 8-token prompt. */
-  private static double decodeTokensPerSecond(QuantizedIteraLite q, int vocab) {
+  private static double decodeTokensPerSecond(QuantizedModel q, int vocab) {
     double best = 0;
     try (DecodeSession s = q.newSession()) {
       for (int round = 0; round < 3; round++) {

@@ -11,7 +11,7 @@ import dev.iteralite.backend.Backend;
 import dev.iteralite.model.CausalLm;
 import dev.iteralite.model.IteraLiteConfig;
 import dev.iteralite.model.IteraLiteModel;
-import dev.iteralite.model.QuantizedIteraLite;
+import dev.iteralite.model.QuantizedModel;
 import dev.iteralite.model.TransformerConfig;
 import dev.iteralite.model.TransformerModel;
 import dev.iteralite.nn.ParameterSet;
@@ -168,7 +168,7 @@ public final class Checkpoint {
       Map<String, String> meta = new LinkedHashMap<>();
       meta.put("format", "itera-lite");
       meta.put("architecture", model.architecture());
-      if (model instanceof QuantizedIteraLite compressed) {
+      if (model instanceof QuantizedModel compressed) {
         compressed.writeWeights(temp.resolve(MODEL_FILE), meta); // compressed matrices as U8 blocks, the rest F32
       } else {
         Safetensors.saveParameters(temp.resolve(MODEL_FILE), params, meta);
@@ -222,7 +222,7 @@ public final class Checkpoint {
     root.put("parameter_dtype", model.parameters().dtype().name());
     root.put("parameter_count", model.parameters().parameterCount());
     root.put("step", step);
-    if (model instanceof QuantizedIteraLite compressed) {
+    if (model instanceof QuantizedModel compressed) {
       root.put("compressed", true);
       root.put("precision_plan", compressed.plan().describe());
     }
@@ -326,7 +326,7 @@ public final class Checkpoint {
           throw new IOException("checkpoint " + dir + ": compressed weights exist for F32 Itera-Lite models only, not '"
               + arch + "' (" + dtype + ")");
         }
-        model = QuantizedIteraLite.readWeights(dir.resolve(MODEL_FILE), itera); // now owns the F32 model
+        model = QuantizedModel.readWeights(dir.resolve(MODEL_FILE), itera); // now owns the F32 model
       } else {
         Safetensors.loadParameters(dir.resolve(MODEL_FILE), model.parameters());
       }

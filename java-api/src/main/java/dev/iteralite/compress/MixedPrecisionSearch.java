@@ -2,7 +2,7 @@ package dev.iteralite.compress;
 
 import dev.iteralite.model.IteraLiteModel;
 import dev.iteralite.model.PrecisionPlan;
-import dev.iteralite.model.QuantizedIteraLite;
+import dev.iteralite.model.QuantizedModel;
 import dev.iteralite.quant.WeightFormat;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -16,7 +16,7 @@ import java.util.Objects;
  * by loss increase per byte saved, and moves them to {@code low} cheapest first until the target is
  * met: a size ({@link Target#maxBytes}) or a loss increase ({@link Target#maxLossIncrease}, checked
  * on the real combined plan, not the sum of single-matrix estimates). Each measurement decodes the
- * calibration windows with the compressed weights ({@link QuantizedIteraLite#languageModel()}), so
+ * calibration windows with the compressed weights ({@link QuantizedModel#languageModel()}), so
  * the pass costs (matrices + 2) evaluations of the calibration set.
  */
 public final class MixedPrecisionSearch {
@@ -102,18 +102,18 @@ public final class MixedPrecisionSearch {
       throw new IllegalArgumentException("MixedPrecisionSearch: the calibration inputs and targets must be equal-length, non-empty"
           + " batches of " + batch + " windows");
     }
-    List<String> names = QuantizedIteraLite.matrixNames(model);
+    List<String> names = QuantizedModel.matrixNames(model);
     PrecisionPlan highPlan = PrecisionPlan.uniform(high);
     double baseLoss;
     long highBytes;
-    try (QuantizedIteraLite q = QuantizedIteraLite.quantize(model, highPlan)) {
+    try (QuantizedModel q = QuantizedModel.quantize(model, highPlan)) {
       baseLoss = q.loss(calibrationInputs, calibrationTargets, batch);
       highBytes = q.weightBytes();
     }
     List<Sensitivity> sensitivities = new ArrayList<>();
     for (String name : names) {
       PrecisionPlan one = PrecisionPlan.builder(high).exact(name, low).build();
-      try (QuantizedIteraLite q = QuantizedIteraLite.quantize(model, one)) {
+      try (QuantizedModel q = QuantizedModel.quantize(model, one)) {
         if (q.formatOf(name) != low) {
           continue; // the matrix's width does not suit the low format's blocks
         }
@@ -138,7 +138,7 @@ public final class MixedPrecisionSearch {
       PrecisionPlan candidate = planOf(high, low, trial);
       double candidateLoss;
       long candidateBytes;
-      try (QuantizedIteraLite q = QuantizedIteraLite.quantize(model, candidate)) {
+      try (QuantizedModel q = QuantizedModel.quantize(model, candidate)) {
         candidateLoss = q.loss(calibrationInputs, calibrationTargets, batch);
         candidateBytes = q.weightBytes();
       }

@@ -20,7 +20,7 @@ import java.util.List;
  * top-k over a handful of experts) and runs only the chosen experts' GEMVs. The prompt goes
  * through the model's parallel prefill.
  *
- * <p>Over a {@link QuantizedIteraLite} the same step runs every compressed matrix through the
+ * <p>Over a {@link QuantizedModel} the same step runs every compressed matrix through the
  * quantised GEMV kernels, takes the token's embedding row by dequantising it from the compressed
  * tied head, and feeds the prompt token by token so every logit comes from the compressed weights.
  *
@@ -34,7 +34,7 @@ final class IteraLiteDecoder implements DecodeSession {
   private final IteraLiteModel.State state;
   private final Arena arena = Arena.open();
   private final List<MambaMixer> mixers;
-  private final QuantizedIteraLite compressed; // null: the model's F32 weights
+  private final QuantizedModel compressed; // null: the model's F32 weights
 
   private final long embedding; // F32 [V, D]
   private final QuantizedMatrix compressedEmbedding; // the tied head, or null
@@ -73,7 +73,7 @@ final class IteraLiteDecoder implements DecodeSession {
     this(model, null);
   }
 
-  IteraLiteDecoder(IteraLiteModel model, QuantizedIteraLite compressed) {
+  IteraLiteDecoder(IteraLiteModel model, QuantizedModel compressed) {
     if (!(model.backend() instanceof CpuBackend)) {
       throw new IllegalArgumentException("IteraLiteDecoder: needs the native cpu backend, got " + model.backend().name());
     }

@@ -38,7 +38,7 @@ import java.util.List;
  * blocks.i.ffn.{w1,w3,w2}.weight} (dense) or {@code blocks.i.moe.*} (see {@link
  * MixtureOfExperts}), {@code final_norm.weight}. The model owns its parameters; close it.
  */
-public final class IteraLiteModel implements CausalLm {
+public final class IteraLiteModel implements CompressibleModel {
   private final Backend backend;
   private final IteraLiteConfig config;
   private final Embedding embedding;
@@ -179,6 +179,64 @@ public final class IteraLiteModel implements CausalLm {
   @Override
   public ParameterSet parameters() {
     return params;
+  }
+
+  /**
+   * The tied embedding/head {@code embed.weight}; per block the Mamba projections {@code
+   * blocks.i.mixer.{in,x,dt,out}_proj.weight}, then the feed-forward matrices {@code
+   * blocks.i.ffn.w{1,3,2}.weight} or, in MoE blocks, one matrix per expert {@code blocks.i.moe.w{1,3,2}.e}.
+   */
+  @Override
+  public List<String> compressibleMatrices() {
+    List<String> names = new ArrayList<>();
+    names.add("embed.weight");
+    for (int i = 0; i < config.nLayers(); i++) {
+      String p = "blocks." + i;
+      for (String m : new String[] {"in_proj", "x_proj", "dt_proj", "out_proj"}) {
+        names.add(p + ".mixer." + m + ".weight");
+      }
+      for (String m : new String[] {"w1", "w3", "w2"}) {
+        if (config.isMoeLayer(i)) {
+          for (int e = 0; e < config.experts(); e++) {
+            names.add(p + ".moe." + m + "." + e);
+          }
+        } else {
+          names.add(p + ".ffn." + m + ".weight");
+        }
+      }
+    }
+    return names;
+  }
+
+  @Override
+  public Tensor compressibleMatrix(String name) {
+    String parameter = parameterOf(name);
+    Tensor value = params.get(parameter).value();
+    if (!parameter.equals(name)) {
+      return value.select(0, Integer.parseInt(name.substring(parameter.length() + 1)));
+    }
+    return value;
+  }
+
+  @Override
+  public String parameterOf(String matrixName) {
+    if (matrixName == null || !compressibleMatrices().contains(matrixName)) {
+      throw new IllegalArgumentException("IteraLiteModel: '" + matrixName + "' is not a compressible matrix; the names are "
+          + "those of compressibleMatrices()");
+    }
+    int dot = matrixName.lastIndexOf('.');
+    String tail = matrixName.substring(dot + 1);
+    boolean expertSlice = matrixName.contains(".moe.w") && tail.chars().allMatch(Character::isDigit);
+    return expertSlice ? matrixName.substring(0, dot) : matrixName;
+  }
+
+  /** A decoding session that runs {@code weights}' compressed matrices (allocation-free per token). */
+  @Override
+  public DecodeSession newSession(QuantizedModel weights) {
+    if (weights == null || weights.model() != this) {
+      throw new IllegalArgumentException("IteraLiteModel: the compressed weights must have been made from this model");
+    }
+    return new IteraLiteDecoder(this, weights);
   }
 
   /** The mixers, block by block. */

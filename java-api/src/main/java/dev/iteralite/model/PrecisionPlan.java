@@ -20,7 +20,7 @@ import java.util.regex.PatternSyntaxException;
  *     .build();
  * </pre>
  *
- * Matrix names are those of {@link QuantizedIteraLite#matrixNames}: {@code embed.weight} (the tied
+ * Matrix names are those of {@link QuantizedModel#matrixNames}: {@code embed.weight} (the tied
  * head), {@code blocks.i.mixer.{in,x,dt,out}_proj.weight}, {@code blocks.i.ffn.{w1,w3,w2}.weight}
  * and {@code blocks.i.moe.{w1,w3,w2}.e} (expert e). Vectors (norms, conv taps, A_log, D, dt bias)
  * and MoE routers are never compressed.

@@ -9,7 +9,7 @@ import dev.iteralite.model.CausalLm;
 import dev.iteralite.model.IteraLiteConfig;
 import dev.iteralite.model.IteraLiteModel;
 import dev.iteralite.model.Llama2cCheckpoint;
-import dev.iteralite.model.QuantizedIteraLite;
+import dev.iteralite.model.QuantizedModel;
 import dev.iteralite.model.Transformer;
 import dev.iteralite.quant.WeightFormat;
 import dev.iteralite.tensor.DType;
@@ -202,7 +202,7 @@ public final class ServeMain {
       throw new IllegalArgumentException("--format " + format.id() + ": compressed decoding exists for Itera-Lite models only; "
           + "serve this " + model.architecture() + " model without --format");
     }
-    QuantizedIteraLite q = QuantizedIteraLite.quantize(itera, format);
+    QuantizedModel q = QuantizedModel.quantize(itera, format);
     owned.add(q);
     return q;
   }

@@ -11,7 +11,7 @@ import dev.iteralite.model.DecodeSession;
 import dev.iteralite.model.IteraLiteConfig;
 import dev.iteralite.model.IteraLiteModel;
 import dev.iteralite.model.PrecisionPlan;
-import dev.iteralite.model.QuantizedIteraLite;
+import dev.iteralite.model.QuantizedModel;
 import dev.iteralite.quant.WeightFormat;
 import dev.iteralite.tensor.DType;
 import dev.iteralite.tensor.NativeMemory;
@@ -50,7 +50,7 @@ class CompressedCheckpointTest {
     float[][] want;
     Path f32Dir;
     Path qDir;
-    try (IteraLiteModel m = model(); QuantizedIteraLite q = QuantizedIteraLite.quantize(m, plan)) {
+    try (IteraLiteModel m = model(); QuantizedModel q = QuantizedModel.quantize(m, plan)) {
       f32Dir = Checkpoint.save(tmp.resolve("f32"), m, ByteTokenizer.instance());
       qDir = Checkpoint.save(tmp.resolve("q"), q, ByteTokenizer.instance());
       try (DecodeSession s = q.newSession()) {
@@ -61,7 +61,7 @@ class CompressedCheckpointTest {
     long qBytes = Files.size(qDir.resolve(Checkpoint.MODEL_FILE));
     assertTrue(qBytes < f32Bytes / 3, "compressed weights " + qBytes + " bytes vs F32 " + f32Bytes);
     try (Checkpoint.Loaded loaded = Checkpoint.load(tmp.resolve("q"), Backends.cpu())) {
-      QuantizedIteraLite q = assertInstanceOf(QuantizedIteraLite.class, loaded.model());
+      QuantizedModel q = assertInstanceOf(QuantizedModel.class, loaded.model());
       assertEquals(WeightFormat.Q4_0, q.formatOf("blocks.1.moe.w2.2"));
       assertEquals(WeightFormat.INT8, q.formatOf("embed.weight"));
       assertEquals(WeightFormat.Q8_0, q.formatOf("blocks.0.mixer.in_proj.weight"));
@@ -79,7 +79,7 @@ class CompressedCheckpointTest {
   @Test
   void corruptOrMismatchedBlocksAreRejectedWithTheTensorsName(@TempDir Path tmp) throws IOException {
     Path dir;
-    try (IteraLiteModel m = model(); QuantizedIteraLite q = QuantizedIteraLite.quantize(m, WeightFormat.Q8_0)) {
+    try (IteraLiteModel m = model(); QuantizedModel q = QuantizedModel.quantize(m, WeightFormat.Q8_0)) {
       dir = Checkpoint.save(tmp.resolve("q"), q, ByteTokenizer.instance());
     }
     Path weights = dir.resolve(Checkpoint.MODEL_FILE);

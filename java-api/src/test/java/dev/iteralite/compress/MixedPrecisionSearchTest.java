@@ -8,7 +8,7 @@ import dev.iteralite.backend.Backends;
 import dev.iteralite.model.IteraLiteConfig;
 import dev.iteralite.model.IteraLiteModel;
 import dev.iteralite.model.PrecisionPlan;
-import dev.iteralite.model.QuantizedIteraLite;
+import dev.iteralite.model.QuantizedModel;
 import dev.iteralite.quant.WeightFormat;
 import dev.iteralite.tensor.DType;
 import dev.iteralite.tensor.Tensor;
@@ -41,7 +41,7 @@ class MixedPrecisionSearchTest {
     assertEquals(WeightFormat.F32, p.formatOf("blocks.0.mixer.in_proj.weight"));
     assertEquals(WeightFormat.Q8_0, p.formatOf("blocks.0.ffn.w2.weight"));
     assertThrows(IllegalArgumentException.class, () -> PrecisionPlan.builder(WeightFormat.Q8_0).rule("(", WeightFormat.F32));
-    try (IteraLiteModel m = model(); QuantizedIteraLite q = QuantizedIteraLite.quantize(m, p)) {
+    try (IteraLiteModel m = model(); QuantizedModel q = QuantizedModel.quantize(m, p)) {
       assertEquals(WeightFormat.INT8, q.formatOf("embed.weight"));
       assertEquals(WeightFormat.F32, q.formatOf("blocks.1.mixer.out_proj.weight"));
       assertEquals(WeightFormat.Q8_0, q.formatOf("blocks.1.ffn.w3.weight"));
@@ -55,7 +55,7 @@ class MixedPrecisionSearchTest {
       int[] in = tokens(4 * 32, 1);
       int[] tgt = tokens(4 * 32, 2);
       long highBytes;
-      try (QuantizedIteraLite q = QuantizedIteraLite.quantize(m, WeightFormat.Q8_0)) {
+      try (QuantizedModel q = QuantizedModel.quantize(m, WeightFormat.Q8_0)) {
         highBytes = q.weightBytes();
       }
       long goal = highBytes * 85 / 100;
@@ -64,7 +64,7 @@ class MixedPrecisionSearchTest {
       assertTrue(r.targetMet(), r.toString());
       assertTrue(r.bytes() <= goal && r.bytes() < r.highBytes());
       assertTrue(!r.lowered().isEmpty() && r.lowered().size() < r.sensitivities().size());
-      try (QuantizedIteraLite q = QuantizedIteraLite.quantize(m, r.plan())) {
+      try (QuantizedModel q = QuantizedModel.quantize(m, r.plan())) {
         assertEquals(r.bytes(), q.weightBytes());
         for (String n : r.lowered()) {
           assertEquals(WeightFormat.Q4_0, q.formatOf(n), n);

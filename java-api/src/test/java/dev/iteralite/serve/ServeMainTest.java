@@ -66,7 +66,7 @@ class ServeMainTest {
     IteraLiteConfig c = IteraLiteConfig.builder(256, 64, 2).dtRank(4).ffnHidden(128).build();
     String expected;
     try (IteraLiteModel m = new IteraLiteModel(Backends.cpu(), c, DType.F32, 5);
-        dev.iteralite.model.QuantizedIteraLite q = dev.iteralite.model.QuantizedIteraLite.quantize(m,
+        dev.iteralite.model.QuantizedModel q = dev.iteralite.model.QuantizedModel.quantize(m,
             dev.iteralite.quant.WeightFormat.Q8_0)) {
       Checkpoint.save(tmp.resolve("run"), m, ByteTokenizer.instance());
       expected = new Generator(q, ByteTokenizer.instance()).generate("abc", GenerationConfig.greedy(12)).text();

@@ -1,7 +1,6 @@
 package dev.iteralite.model;
 
 import dev.iteralite.eval.LanguageModel;
-import dev.iteralite.nn.MambaMixer;
 import dev.iteralite.quant.QuantizedMatrix;
 import dev.iteralite.quant.WeightFormat;
 import dev.iteralite.tensor.DType;
@@ -14,12 +13,12 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * An {@link IteraLiteModel} whose matrices are stored in a compressed {@link WeightFormat} and run
- * through the native quantised GEMV kernels when decoding: every Mamba projection, every dense and
- * expert feed-forward matrix and the tied LM head (whose rows also serve as the token embedding,
- * dequantised one row per token). Vectors (norms, conv taps, A_log, D, dt bias), the tiny MoE
- * routers and any matrix whose input width does not suit the format's block size stay F32 and are
- * listed by {@link #keptF32()}.
+ * A {@link CompressibleModel} (Itera-Lite or the Transformer) whose matrices are stored in a
+ * compressed {@link WeightFormat} and run through the native quantised kernels when decoding.
+ * For Itera-Lite that is every Mamba projection, every dense and expert feed-forward matrix and
+ * the tied LM head (whose rows also serve as the token embedding, dequantised one row per token).
+ * Vectors (norms, conv taps, A_log, D, dt bias), the tiny MoE routers and any matrix whose input
+ * width does not suit the format's block size stay F32 and are listed by {@link #keptF32()}.
  *
  * <p>Decoding goes token by token (the prompt too), so {@link #newSession()}, {@link #loss} and
  * {@link #languageModel()} measure exactly what the compressed weights compute. As a {@link
@@ -27,8 +26,8 @@ import java.util.Objects;
  * quantise it), and {@link #parameters()} are the source model's. The source model must stay open
  * and unchanged while this object is used; closing this frees only the compressed copies.
  */
-public final class QuantizedIteraLite implements CausalLm {
-  private final IteraLiteModel model;
+public final class QuantizedModel implements CausalLm {
+  private final CompressibleModel model;
   private final PrecisionPlan plan;
   private final Map<String, QuantizedMatrix> matrices = new LinkedHashMap<>();
   private final List<String> keptF32 = new ArrayList<>();
@@ -38,7 +37,7 @@ public final class QuantizedIteraLite implements CausalLm {
   /** Metadata key prefix of a compressed matrix in a weights file: value {@code format:rows:cols}. */
   public static final String MATRIX_METADATA_PREFIX = "itera.quant.";
 
-  private QuantizedIteraLite(IteraLiteModel model, PrecisionPlan plan) {
+  private QuantizedModel(CompressibleModel model, PrecisionPlan plan) {
     this.model = model;
     this.plan = plan;
   }
@@ -49,7 +48,7 @@ public final class QuantizedIteraLite implements CausalLm {
    * @throws IllegalArgumentException if the model is not F32 on the native CPU backend, or a weight
    *     cannot be represented in the format (NaN, infinity, fp16 overflow)
    */
-  public static QuantizedIteraLite quantize(IteraLiteModel model, WeightFormat format) {
+  public static QuantizedModel quantize(CompressibleModel model, WeightFormat format) {
     Objects.requireNonNull(format, "format");
     return quantize(model, PrecisionPlan.uniform(format));
   }
@@ -58,38 +57,19 @@ public final class QuantizedIteraLite implements CausalLm {
    * Compresses each of {@code model}'s matrices to the format {@code plan} gives it (mixed
    * precision; {@link WeightFormat#F32} keeps a matrix uncompressed).
    *
-   * @throws IllegalArgumentException as {@link #quantize(IteraLiteModel, WeightFormat)}
+   * @throws IllegalArgumentException as {@link #quantize(CompressibleModel, WeightFormat)}
    */
-  public static QuantizedIteraLite quantize(IteraLiteModel model, PrecisionPlan plan) {
+  public static QuantizedModel quantize(CompressibleModel model, PrecisionPlan plan) {
     Objects.requireNonNull(model, "model");
     Objects.requireNonNull(plan, "plan");
     if (model.parameters().dtype() != DType.F32) {
-      throw new IllegalArgumentException("QuantizedIteraLite: the source model must hold F32 weights, got "
+      throw new IllegalArgumentException("QuantizedModel: the source model must hold F32 weights, got "
           + model.parameters().dtype());
     }
-    QuantizedIteraLite q = new QuantizedIteraLite(model, plan);
+    QuantizedModel q = new QuantizedModel(model, plan);
     try {
-      IteraLiteConfig c = model.config();
-      q.add("embed.weight", model.parameters().get("embed.weight").value());
-      for (int i = 0; i < c.nLayers(); i++) {
-        String p = "blocks." + i;
-        MambaMixer mixer = model.mixers().get(i);
-        q.add(p + ".mixer.in_proj.weight", mixer.inProjWeight().value());
-        q.add(p + ".mixer.x_proj.weight", mixer.xProjWeight().value());
-        q.add(p + ".mixer.dt_proj.weight", mixer.dtProjWeight().value());
-        q.add(p + ".mixer.out_proj.weight", mixer.outProjWeight().value());
-        if (c.isMoeLayer(i)) {
-          for (String m : new String[] {"w1", "w3", "w2"}) {
-            Tensor all = model.parameters().get(p + ".moe." + m).value();
-            for (int e = 0; e < c.experts(); e++) {
-              q.add(p + ".moe." + m + "." + e, all.select(0, e));
-            }
-          }
-        } else {
-          for (String m : new String[] {"w1", "w3", "w2"}) {
-            q.add(p + ".ffn." + m + ".weight", model.parameters().get(p + ".ffn." + m + ".weight").value());
-          }
-        }
+      for (String name : model.compressibleMatrices()) {
+        q.add(name, model.compressibleMatrix(name));
       }
       return q;
     } catch (RuntimeException e) {
@@ -111,26 +91,8 @@ public final class QuantizedIteraLite implements CausalLm {
    * The names of {@code model}'s compressible matrices, in the order {@link #quantize} visits them
    * (the names {@link PrecisionPlan} rules match).
    */
-  public static List<String> matrixNames(IteraLiteModel model) {
-    IteraLiteConfig c = model.config();
-    List<String> names = new ArrayList<>();
-    names.add("embed.weight");
-    for (int i = 0; i < c.nLayers(); i++) {
-      String p = "blocks." + i;
-      for (String m : new String[] {"in_proj", "x_proj", "dt_proj", "out_proj"}) {
-        names.add(p + ".mixer." + m + ".weight");
-      }
-      for (String m : new String[] {"w1", "w3", "w2"}) {
-        if (c.isMoeLayer(i)) {
-          for (int e = 0; e < c.experts(); e++) {
-            names.add(p + ".moe." + m + "." + e);
-          }
-        } else {
-          names.add(p + ".ffn." + m + ".weight");
-        }
-      }
-    }
-    return names;
+  public static List<String> matrixNames(CompressibleModel model) {
+    return model.compressibleMatrices();
   }
 
   /**
@@ -162,19 +124,16 @@ public final class QuantizedIteraLite implements CausalLm {
 
   /** Whether the compressed matrices hold the whole parameter {@code name}. */
   private boolean covered(String name) {
-    if (matrices.containsKey(name)) {
-      return true;
-    }
-    Tensor v = model.parameters().get(name).value();
-    if (name.contains(".moe.w") && v.rank() == 3) {
-      for (int e = 0; e < v.dim(0); e++) {
-        if (!matrices.containsKey(name + "." + e)) {
+    boolean any = false;
+    for (String matrix : model.compressibleMatrices()) {
+      if (model.parameterOf(matrix).equals(name)) {
+        if (!matrices.containsKey(matrix)) {
           return false;
         }
+        any = true;
       }
-      return true;
     }
-    return false;
+    return any;
   }
 
   /**
@@ -185,12 +144,12 @@ public final class QuantizedIteraLite implements CausalLm {
    *
    * @throws java.io.IOException if a tensor is missing, has another size or format, or fails validation
    */
-  public static QuantizedIteraLite readWeights(java.nio.file.Path file, IteraLiteModel model) throws java.io.IOException {
+  public static QuantizedModel readWeights(java.nio.file.Path file, CompressibleModel model) throws java.io.IOException {
     Objects.requireNonNull(model, "model");
     try (dev.iteralite.checkpoint.Safetensors.Reader r = dev.iteralite.checkpoint.Safetensors.open(file)) {
       Map<String, String> meta = r.metadata();
       List<PrecisionPlan.Rule> rules = new ArrayList<>();
-      QuantizedIteraLite q = new QuantizedIteraLite(model, PrecisionPlan.uniform(WeightFormat.F32));
+      QuantizedModel q = new QuantizedModel(model, PrecisionPlan.uniform(WeightFormat.F32));
       try {
         for (String name : matrixNames(model)) {
           String spec = meta.get(MATRIX_METADATA_PREFIX + name);
@@ -212,7 +171,7 @@ public final class QuantizedIteraLite implements CausalLm {
           } catch (IllegalArgumentException e) {
             throw new java.io.IOException(file + ": metadata of matrix '" + name + "' ('" + spec + "') is invalid: " + e.getMessage(), e);
           }
-          Tensor target = q.sourceMatrix(name);
+          Tensor target = model.compressibleMatrix(name);
           if (target.dim(0) != rows || target.dim(1) != cols) {
             throw new java.io.IOException(file + ": matrix '" + name + "' is stored as " + rows + "x" + cols + " but the model's is "
                 + target.dim(0) + "x" + target.dim(1));
@@ -239,7 +198,7 @@ public final class QuantizedIteraLite implements CausalLm {
         q.close();
         throw e;
       }
-      QuantizedIteraLite result = new QuantizedIteraLite(model, new PrecisionPlan(rules, WeightFormat.F32));
+      QuantizedModel result = new QuantizedModel(model, new PrecisionPlan(rules, WeightFormat.F32));
       result.matrices.putAll(q.matrices);
       result.keptF32.addAll(q.keptF32);
       result.ownsModel = true;
@@ -247,18 +206,8 @@ public final class QuantizedIteraLite implements CausalLm {
     }
   }
 
-  /** The F32 source tensor of matrix {@code name} (an expert slice for MoE names). */
-  private Tensor sourceMatrix(String name) {
-    int dot = name.lastIndexOf('.');
-    String tail = name.substring(dot + 1);
-    if (name.contains(".moe.w") && tail.chars().allMatch(Character::isDigit)) {
-      return model.parameters().get(name.substring(0, dot)).value().select(0, Integer.parseInt(tail));
-    }
-    return model.parameters().get(name).value();
-  }
-
   /** The source model. */
-  public IteraLiteModel model() {
+  public CompressibleModel model() {
     return model;
   }
 
@@ -311,7 +260,7 @@ public final class QuantizedIteraLite implements CausalLm {
   }
 
   @Override
-  public IteraLiteConfig config() {
+  public Record config() {
     return model.config();
   }
 
@@ -339,8 +288,8 @@ public final class QuantizedIteraLite implements CausalLm {
   /** Refuses: compressed weights have no gradients. */
   @Override
   public double forwardBackward(int[] tokens, int[] targets, int batch, dev.iteralite.tensor.Arena arena) {
-    throw new UnsupportedOperationException("QuantizedIteraLite (" + plan.describe() + ") is for inference: train the F32 "
-        + "IteraLiteModel, then quantise it again");
+    throw new UnsupportedOperationException("QuantizedModel (" + plan.describe() + ") is for inference: train the F32 "
+        + model.architecture() + " model, then quantise it again");
   }
 
   @Override
@@ -358,7 +307,7 @@ public final class QuantizedIteraLite implements CausalLm {
       }
     }
     if (counted == 0) {
-      throw new IllegalArgumentException("QuantizedIteraLite: no target to score (every target is ignored)");
+      throw new IllegalArgumentException("QuantizedModel: no target to score (every target is ignored)");
     }
     return languageModel().sumNll(tokens, targets, batch) / counted;
   }
@@ -367,7 +316,7 @@ public final class QuantizedIteraLite implements CausalLm {
   @Override
   public DecodeSession newSession() {
     checkOpen();
-    return new IteraLiteDecoder(model, this);
+    return model.newSession(this);
   }
 
   /**
@@ -378,13 +327,13 @@ public final class QuantizedIteraLite implements CausalLm {
     return new LanguageModel() {
       @Override
       public int vocabSize() {
-        return model.config().vocabSize();
+        return model.vocabSize();
       }
 
       @Override
       public double sumNll(int[] inputs, int[] targets, int batch) {
         if (inputs == null || targets == null || batch < 1 || inputs.length != targets.length || inputs.length % batch != 0) {
-          throw new IllegalArgumentException("QuantizedIteraLite: inputs and targets must be equal-length batches of "
+          throw new IllegalArgumentException("QuantizedModel: inputs and targets must be equal-length batches of "
               + batch + " windows");
         }
         int len = inputs.length / batch;
@@ -404,7 +353,7 @@ public final class QuantizedIteraLite implements CausalLm {
 
       @Override
       public String toString() {
-        return "itera-lite(" + plan.describe() + ")";
+        return model.architecture() + "(" + plan.describe() + ")";
       }
     };
   }
@@ -426,7 +375,7 @@ public final class QuantizedIteraLite implements CausalLm {
 
   private void checkOpen() {
     if (closed) {
-      throw new IllegalStateException("QuantizedIteraLite: closed");
+      throw new IllegalStateException("QuantizedModel: closed");
     }
   }
 

@@ -11,7 +11,7 @@ import dev.iteralite.tensor.NativeMemory;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
-class QuantizedIteraLiteTest {
+class QuantizedModelTest {
   private static final int VOCAB = 97;
 
   private static IteraLiteModel model() {
@@ -40,7 +40,7 @@ class QuantizedIteraLiteTest {
   }
 
   /** Max |a - b| over the logits of a 30-token decode, relative to the largest reference logit. */
-  private static double decodeError(IteraLiteModel m, QuantizedIteraLite q) {
+  private static double decodeError(IteraLiteModel m, QuantizedModel q) {
     int[] seq = tokens(30, 5);
     double err = 0;
     double scale = 1e-6;
@@ -65,18 +65,18 @@ class QuantizedIteraLiteTest {
 
   @Test
   void f32PlanReproducesTheModelAndCompressedFormatsStayClose() {
-    try (IteraLiteModel moe = model(); QuantizedIteraLite f32 = QuantizedIteraLite.quantize(moe, WeightFormat.F32)) {
+    try (IteraLiteModel moe = model(); QuantizedModel f32 = QuantizedModel.quantize(moe, WeightFormat.F32)) {
       assertTrue(decodeError(moe, f32) < 1e-5);
     }
     try (IteraLiteModel m = denseModel()) {
-      try (QuantizedIteraLite f32 = QuantizedIteraLite.quantize(m, WeightFormat.F32)) {
+      try (QuantizedModel f32 = QuantizedModel.quantize(m, WeightFormat.F32)) {
         assertTrue(decodeError(m, f32) < 1e-5);
         assertEquals(4L * m.parameters().parameterCount(), f32.weightBytes());
       }
       double previousBits = 33;
       double previousError = 0;
       for (WeightFormat f : new WeightFormat[] {WeightFormat.BF16, WeightFormat.Q8_0, WeightFormat.Q4_0}) {
-        try (QuantizedIteraLite q = QuantizedIteraLite.quantize(m, f)) {
+        try (QuantizedModel q = QuantizedModel.quantize(m, f)) {
           assertEquals(f.blockSize() > 4, q.keptF32().contains("blocks.0.mixer.dt_proj.weight"), f + ": " + q.keptF32());
           double err = decodeError(m, q);
           // relative to the largest logit after 30 recurrent steps of a random-weight model (small logits)
@@ -94,7 +94,7 @@ class QuantizedIteraLiteTest {
 
   @Test
   void teacherForcedLanguageModelMatchesTheModelsLoss() {
-    try (IteraLiteModel m = model(); QuantizedIteraLite f32 = QuantizedIteraLite.quantize(m, WeightFormat.F32)) {
+    try (IteraLiteModel m = model(); QuantizedModel f32 = QuantizedModel.quantize(m, WeightFormat.F32)) {
       int[] in = tokens(2 * 24, 8);
       int[] tgt = tokens(2 * 24, 9);
       double want = m.loss(in, tgt, 2) * in.length;
@@ -106,7 +106,7 @@ class QuantizedIteraLiteTest {
   @Test
   void compressedDecodingAllocatesNothingPerTokenAndClosesCleanly() {
     long before = NativeMemory.liveBytes();
-    try (IteraLiteModel m = model(); QuantizedIteraLite q = QuantizedIteraLite.quantize(m, WeightFormat.Q8_0)) {
+    try (IteraLiteModel m = model(); QuantizedModel q = QuantizedModel.quantize(m, WeightFormat.Q8_0)) {
       try (DecodeSession s = q.newSession()) {
         s.prefill(new int[] {1, 2});
         long allocations = NativeMemory.liveAllocations();

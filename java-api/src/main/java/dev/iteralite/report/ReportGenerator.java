@@ -31,7 +31,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * files, and a self-contained {@code report.html} with the same charts embedded as base64. Sections:
  * training and validation loss (metrics CSV), size vs perplexity of the model variants, prefill and
  * decode throughput, the kernel roofline, expert load (metrics CSV), energy and system (benchmark
- * JSON). An input that is absent, or that lacks what a section needs, makes that section say so and
+ * JSON), and the compression table with its size-vs-perplexity chart (a {@code compression.json} from
+ * {@link dev.iteralite.compress.CompressionReport}). An input that is absent, or that lacks what a section needs, makes that section say so and
  * why; nothing is estimated or drawn from made-up numbers. Charts are drawn headless with XChart.
  *
  * <pre>{@code
@@ -47,6 +48,7 @@ public final class ReportGenerator {
   public static final String THROUGHPUT_CHART = "throughput.png";
   public static final String ROOFLINE_CHART = "roofline.png";
   public static final String EXPERT_LOAD_CHART = "expert-load.png";
+  public static final String COMPRESSION_CHART = "compression.png";
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -55,13 +57,14 @@ public final class ReportGenerator {
    *
    * @param metricsCsv a trainer's metrics CSV, or null when there was no training run
    * @param benchmarkJson a {@code benchmark.json} (java-api/BENCHMARK-SCHEMA.md), or null
+   * @param compressionJson a {@code compression.json} ({@link dev.iteralite.compress.CompressionReport}), or null
    * @param outputDirectory where {@code report.md}, {@code report.html} and {@code charts/} go
    * @param title the report's heading
    * @param chartWidth chart width in pixels, in [200, 4000]
    * @param chartHeight chart height in pixels, in [150, 4000]
    */
-  public record Options(Path metricsCsv, Path benchmarkJson, Path outputDirectory, String title, int chartWidth,
-      int chartHeight) {
+  public record Options(Path metricsCsv, Path benchmarkJson, Path compressionJson, Path outputDirectory, String title,
+      int chartWidth, int chartHeight) {
     public Options {
       Objects.requireNonNull(outputDirectory, "report: outputDirectory must be set");
       if (title == null || title.isBlank()) {
@@ -75,25 +78,36 @@ public final class ReportGenerator {
       }
     }
 
+    /** Options without a compression report (the form before {@code compressionJson} existed). */
+    public Options(Path metricsCsv, Path benchmarkJson, Path outputDirectory, String title, int chartWidth,
+        int chartHeight) {
+      this(metricsCsv, benchmarkJson, null, outputDirectory, title, chartWidth, chartHeight);
+    }
+
     /** No inputs yet, 800 × 500 charts, title "Itera-Lite report". */
     public static Options defaults(Path outputDirectory) {
-      return new Options(null, null, outputDirectory, "Itera-Lite report", 800, 500);
+      return new Options(null, null, null, outputDirectory, "Itera-Lite report", 800, 500);
     }
 
     public Options withMetricsCsv(Path v) {
-      return new Options(v, benchmarkJson, outputDirectory, title, chartWidth, chartHeight);
+      return new Options(v, benchmarkJson, compressionJson, outputDirectory, title, chartWidth, chartHeight);
     }
 
     public Options withBenchmarkJson(Path v) {
-      return new Options(metricsCsv, v, outputDirectory, title, chartWidth, chartHeight);
+      return new Options(metricsCsv, v, compressionJson, outputDirectory, title, chartWidth, chartHeight);
+    }
+
+    /** These options with a {@code compression.json} to report (null for none). */
+    public Options withCompressionJson(Path v) {
+      return new Options(metricsCsv, benchmarkJson, v, outputDirectory, title, chartWidth, chartHeight);
     }
 
     public Options withTitle(String v) {
-      return new Options(metricsCsv, benchmarkJson, outputDirectory, v, chartWidth, chartHeight);
+      return new Options(metricsCsv, benchmarkJson, compressionJson, outputDirectory, v, chartWidth, chartHeight);
     }
 
     public Options withChartSize(int width, int height) {
-      return new Options(metricsCsv, benchmarkJson, outputDirectory, title, width, height);
+      return new Options(metricsCsv, benchmarkJson, compressionJson, outputDirectory, title, width, height);
     }
   }
 
@@ -159,9 +173,21 @@ public final class ReportGenerator {
       }
     }
 
+    JsonNode compression = null;
+    String compressionWhy = null;
+    Path cj = options.compressionJson();
+    if (cj == null) {
+      compressionWhy = "no compression.json was given (run the compress goal first)";
+    } else if (!Files.isRegularFile(cj)) {
+      compressionWhy = "the compression report " + cj + " does not exist (run the compress goal first)";
+    } else {
+      compression = readCompression(cj);
+    }
+
     List<Section> sections = new ArrayList<>();
     sections.add(lossSection(metrics, metricsWhy));
     sections.add(frontierSection(bench, benchWhy));
+    sections.add(compressionSection(compression, compressionWhy));
     sections.add(throughputSection(bench, benchWhy));
     sections.add(rooflineSection(bench, benchWhy));
     sections.add(expertSection(metrics, metricsWhy));
@@ -273,35 +299,7 @@ public final class ReportGenerator {
       return s.missing(models.isEmpty() ? "benchmark.json lists no models"
           : "no model in benchmark.json has a perplexity (it is null when the benchmark ran without evaluation text)");
     }
-    XYChart c = new XYChartBuilder().width(options.chartWidth()).height(options.chartHeight())
-        .title("Size vs perplexity").xAxisTitle("parameters").yAxisTitle("perplexity").build();
-    style(c);
-    c.getStyler().setXAxisLogarithmic(true);
-    java.util.Set<String> used = new java.util.HashSet<>(List.of("frontier"));
-    for (JsonNode m : withPpl) {
-      XYSeries p = c.addSeries(unique(used, text(m, "name")), new double[] {m.get("params").asDouble()},
-          new double[] {m.get("perplexity").asDouble()});
-      p.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
-    }
-    // The frontier: variants that no smaller model beats on perplexity.
-    List<JsonNode> sorted = new ArrayList<>(withPpl);
-    sorted.sort((a, b) -> Double.compare(a.get("params").asDouble(), b.get("params").asDouble()));
-    List<Double> fx = new ArrayList<>();
-    List<Double> fy = new ArrayList<>();
-    double best = Double.POSITIVE_INFINITY;
-    for (JsonNode m : sorted) {
-      double ppl = m.get("perplexity").asDouble();
-      if (ppl < best) {
-        best = ppl;
-        fx.add(m.get("params").asDouble());
-        fy.add(ppl);
-      }
-    }
-    if (fx.size() > 1) {
-      XYSeries f = c.addSeries("frontier", fx, fy);
-      f.setMarker(SeriesMarkers.NONE);
-      f.setLineColor(Color.GRAY);
-    }
+    XYChart c = frontierChart("Size vs perplexity", "parameters", withPpl, "params");
     s.tableHeader = List.of("model", "params", "bytes", "perplexity", "bits/byte");
     for (JsonNode m : models) {
       s.tableRows.add(List.of(text(m, "name"), num(m, "params"), num(m, "bytes"), num(m, "perplexity"),
@@ -312,6 +310,109 @@ public final class ReportGenerator {
           + " models have no perplexity (null in benchmark.json) and are not drawn.");
     }
     return chart(s, c, FRONTIER_CHART, "parameters against perplexity for each model variant");
+  }
+
+  /**
+   * A log-x scatter of {@code points}' {@code xField} against their perplexity, one series per point
+   * (named by its {@code name}), with the frontier of points no smaller one beats drawn as a line.
+   */
+  private XYChart frontierChart(String title, String xTitle, List<JsonNode> points, String xField) {
+    XYChart c = new XYChartBuilder().width(options.chartWidth()).height(options.chartHeight())
+        .title(title).xAxisTitle(xTitle).yAxisTitle("perplexity").build();
+    style(c);
+    c.getStyler().setXAxisLogarithmic(true);
+    java.util.Set<String> used = new java.util.HashSet<>(List.of("frontier"));
+    for (JsonNode m : points) {
+      XYSeries p = c.addSeries(unique(used, text(m, "name")), new double[] {m.get(xField).asDouble()},
+          new double[] {m.get("perplexity").asDouble()});
+      p.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+    }
+    // The frontier: variants that no smaller model beats on perplexity.
+    List<JsonNode> sorted = new ArrayList<>(points);
+    sorted.sort((a, b) -> Double.compare(a.get(xField).asDouble(), b.get(xField).asDouble()));
+    List<Double> fx = new ArrayList<>();
+    List<Double> fy = new ArrayList<>();
+    double best = Double.POSITIVE_INFINITY;
+    for (JsonNode m : sorted) {
+      double ppl = m.get("perplexity").asDouble();
+      if (ppl < best) {
+        best = ppl;
+        fx.add(m.get(xField).asDouble());
+        fy.add(ppl);
+      }
+    }
+    if (fx.size() > 1) {
+      XYSeries f = c.addSeries("frontier", fx, fy);
+      f.setMarker(SeriesMarkers.NONE);
+      f.setLineColor(Color.GRAY);
+    }
+    return c;
+  }
+
+  /** Reads a compression.json; a file that is not one is rejected naming the file and the field. */
+  private static JsonNode readCompression(Path file) {
+    JsonNode root;
+    try {
+      root = JSON.readTree(file.toFile());
+    } catch (IOException e) {
+      throw new IllegalArgumentException("compression report " + file + " is not valid JSON: " + e.getMessage(), e);
+    }
+    if (root == null || !root.isObject()) {
+      throw new IllegalArgumentException("compression report " + file + " must hold one JSON object");
+    }
+    if (!"itera-compression-report".equals(root.path("kind").asText())) {
+      throw new IllegalArgumentException("compression report " + file + ": field 'kind' must be "
+          + "'itera-compression-report' (is this a benchmark.json? pass it as the benchmark input)");
+    }
+    if (!root.has("rows") || !root.get("rows").isArray()) {
+      throw new IllegalArgumentException("compression report " + file + ": field 'rows' must be an array");
+    }
+    return root;
+  }
+
+  private Section compressionSection(JsonNode report, String why) throws IOException {
+    Section s = new Section("Compression");
+    if (report == null) {
+      return s.missing(why);
+    }
+    List<JsonNode> rows = list(report, "rows");
+    if (rows.isEmpty()) {
+      return s.missing("the compression report lists no variants");
+    }
+    s.tableHeader = List.of("variant", "technique", "parameters", "bytes on disk", "size ratio", "bits/weight",
+        "perplexity", "Δ perplexity", "word perplexity", "bits/byte", "prefill tok/s", "decode tok/s",
+        "prefill speed-up", "decode speed-up");
+    List<JsonNode> drawn = new ArrayList<>();
+    for (JsonNode r : rows) {
+      s.tableRows.add(List.of(text(r, "name"), text(r, "technique"), num(r, "parameters"), num(r, "bytesOnDisk"),
+          times(r, "sizeRatio"), num(r, "bitsPerWeight"), num(r, "perplexity"),
+          isNumber(r, "perplexityChange") ? String.format(Locale.ROOT, "%+.2f%%", 100 * r.get("perplexityChange").asDouble())
+              : "n/a", num(r, "wordPerplexity"), num(r, "bitsPerByte"), num(r, "prefillTokensPerSec"),
+          num(r, "decodeTokensPerSec"), times(r, "prefillSpeedup"), times(r, "decodeSpeedup")));
+      if (isNumber(r, "perplexity") && isNumber(r, "bytesOnDisk") && r.get("bytesOnDisk").asDouble() > 0) {
+        drawn.add(r);
+      }
+    }
+    JsonNode sys = report.get("system");
+    if (sys != null && sys.isObject()) {
+      for (String f : List.of("evaluation", "timing", "createdAt")) {
+        if (sys.hasNonNull(f)) {
+          s.text.add(f + ": " + sys.get(f).asText() + ".");
+        }
+      }
+    }
+    s.text.add("Bytes on disk are the checkpoint's files; size ratio and speed-ups are against the first (baseline) "
+        + "row, all measured in one run.");
+    if (drawn.isEmpty()) {
+      s.text.add("No variant has both a perplexity and a size, so there is no chart.");
+      return s;
+    }
+    XYChart c = frontierChart("Compression: size vs perplexity", "bytes on disk", drawn, "bytesOnDisk");
+    return chart(s, c, COMPRESSION_CHART, "bytes on disk against perplexity for each compressed variant");
+  }
+
+  private static String times(JsonNode n, String field) {
+    return isNumber(n, field) ? String.format(Locale.ROOT, "%.2fx", n.get(field).asDouble()) : "n/a";
   }
 
   private Section throughputSection(JsonNode bench, String why) throws IOException {
@@ -659,7 +760,8 @@ public final class ReportGenerator {
 
   private String inputsLine() {
     return "Inputs: metrics " + (options.metricsCsv() == null ? "(none)" : options.metricsCsv().toString())
-        + ", benchmark " + (options.benchmarkJson() == null ? "(none)" : options.benchmarkJson().toString()) + ".";
+        + ", benchmark " + (options.benchmarkJson() == null ? "(none)" : options.benchmarkJson().toString())
+        + ", compression " + (options.compressionJson() == null ? "(none)" : options.compressionJson().toString()) + ".";
   }
 
   private static String cell(String s) {

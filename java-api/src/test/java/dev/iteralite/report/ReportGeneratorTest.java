@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.iteralite.backend.Backends;
+import dev.iteralite.compress.CompressionReport;
 import dev.iteralite.data.TokenSequence;
 import dev.iteralite.model.IteraLiteConfig;
 import dev.iteralite.model.IteraLiteModel;
@@ -21,6 +22,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -97,12 +99,15 @@ class ReportGeneratorTest {
     assertNotNull(parsed.lastWithExpertLoad(), "the MoE model logs expert load");
     Path bench = dir.resolve("benchmark.json");
     Files.writeString(bench, BENCHMARK);
+    Path compression = dir.resolve("compression.json");
+    compressionResult().writeJson(compression);
     Path out = dir.resolve("report");
     ReportGenerator.Result r = new ReportGenerator(ReportGenerator.Options.defaults(out).withMetricsCsv(csv)
-        .withBenchmarkJson(bench).withChartSize(640, 400)).write();
+        .withBenchmarkJson(bench).withCompressionJson(compression).withChartSize(640, 400)).write();
 
-    assertEquals(List.of(ReportGenerator.LOSS_CHART, ReportGenerator.FRONTIER_CHART, ReportGenerator.THROUGHPUT_CHART,
-        ReportGenerator.ROOFLINE_CHART, ReportGenerator.EXPERT_LOAD_CHART), new ArrayList<>(r.charts().keySet()));
+    assertEquals(List.of(ReportGenerator.LOSS_CHART, ReportGenerator.FRONTIER_CHART, ReportGenerator.COMPRESSION_CHART,
+        ReportGenerator.THROUGHPUT_CHART, ReportGenerator.ROOFLINE_CHART, ReportGenerator.EXPERT_LOAD_CHART),
+        new ArrayList<>(r.charts().keySet()));
     assertTrue(r.missing().isEmpty(), "nothing missing: " + r.missing());
     for (Path png : r.charts().values()) {
       BufferedImage img = ImageIO.read(png.toFile());
@@ -118,7 +123,7 @@ class ReportGeneratorTest {
       linked.add(links.group(1));
       assertTrue(Files.isRegularFile(r.markdown().getParent().resolve(links.group(1))), links.group(1) + " resolves");
     }
-    assertEquals(5, linked.size(), md);
+    assertEquals(6, linked.size(), md);
     assertTrue(md.contains("powercap not present: /sys/class/powercap does not exist (test machine)"), md);
     assertTrue(md.contains("1 of 3 models have no perplexity"), md);
     assertTrue(md.contains("80.0 GFLOP/s peak"), md);
@@ -134,7 +139,7 @@ class ReportGeneratorTest {
       assertNotNull(ImageIO.read(new ByteArrayInputStream(bytes)));
       embedded++;
     }
-    assertEquals(5, embedded);
+    assertEquals(6, embedded);
     assertTrue(html.contains("powercap not present"));
   }
 
@@ -150,6 +155,7 @@ class ReportGeneratorTest {
     for (String s : List.of("Size vs perplexity", "Throughput", "Kernel roofline", "Energy", "System")) {
       assertTrue(r.missing().get(s).contains("absent.json does not exist"), s + ": " + r.missing());
     }
+    assertTrue(r.missing().get("Compression").contains("no compression.json was given"), r.missing().toString());
     String md = Files.readString(r.markdown());
     assertTrue(md.contains("*Not available:*"), md);
     try (var files = Files.list(dir.resolve("out/charts"))) {
@@ -159,6 +165,47 @@ class ReportGeneratorTest {
     ReportGenerator.Result none = new ReportGenerator(ReportGenerator.Options.defaults(dir.resolve("none"))).write();
     assertTrue(none.charts().isEmpty());
     assertTrue(none.missing().get("Training and validation loss").contains("no metrics CSV was given"));
+  }
+
+  /** A compression table as the compress goal writes it (figures made up for the layout only). */
+  static CompressionReport.Result compressionResult() {
+    return new CompressionReport.Result(List.of(
+        new CompressionReport.Row("fp32", "baseline", 1_500_000, 6_010_000, 32.03, 1.0, 12.5, 0.0, 40.2, 2.1, 900.0,
+            300.0, 1.0, 1.0),
+        new CompressionReport.Row("q8_0", "quantisation", 1_500_000, 1_610_000, 8.56, 3.73, 12.6, 0.008, 40.6, 2.11,
+            850.0, 410.0, 0.94, 1.37),
+        new CompressionReport.Row("q4_0", "quantisation", 1_500_000, 860_000, 4.55, 6.99, 13.4, 0.072, 44.0, 2.2, 800.0,
+            520.0, 0.89, 1.73),
+        new CompressionReport.Row("trim|vocab", "vocabulary trimming", 1_400_000, 5_610_000, 32.03, 1.07, 12.4, -0.008,
+            Double.NaN, Double.NaN, 950.0, 320.0, 1.06, 1.07)),
+        Map.of("evaluation", "16 windows of 256 tokens", "timing", "prefill 128 then 128 steps"));
+  }
+
+  @Test
+  void compressionSectionTabulatesEveryVariantAndChartsSizeAgainstPerplexity() throws Exception {
+    Path json = dir.resolve("c/compression.json");
+    compressionResult().writeJson(json);
+    ReportGenerator.Result r = new ReportGenerator(ReportGenerator.Options.defaults(dir.resolve("out"))
+        .withCompressionJson(json)).write();
+    assertEquals(List.of(ReportGenerator.COMPRESSION_CHART), new ArrayList<>(r.charts().keySet()));
+    assertNotNull(ImageIO.read(r.charts().get(ReportGenerator.COMPRESSION_CHART).toFile()));
+    assertFalse(r.missing().containsKey("Compression"), r.missing().toString());
+    String md = Files.readString(r.markdown());
+    assertTrue(md.contains("| fp32 | baseline | 1,500,000 | 6,010,000 | 1.00x | 32.0300 | 12.5000 | +0.00% |"), md);
+    assertTrue(md.contains("| q4_0 | quantisation | 1,500,000 | 860,000 | 6.99x | 4.5500 | 13.4000 | +7.20% |"), md);
+    assertTrue(md.contains("| trim\\|vocab | vocabulary trimming |") && md.contains("| n/a | n/a |"), md);
+    assertTrue(md.contains("evaluation: 16 windows of 256 tokens."), md);
+    assertTrue(Files.readString(r.html()).contains("<td>q8_0</td>"));
+
+    ReportGenerator.Result absent = new ReportGenerator(ReportGenerator.Options.defaults(dir.resolve("o2"))
+        .withCompressionJson(dir.resolve("nope.json"))).write();
+    assertTrue(absent.missing().get("Compression").contains("nope.json does not exist"), absent.missing().toString());
+
+    Path bench = dir.resolve("benchmark.json");
+    Files.writeString(bench, BENCHMARK);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ReportGenerator(
+        ReportGenerator.Options.defaults(dir.resolve("o3")).withCompressionJson(bench)).write());
+    assertTrue(e.getMessage().contains("benchmark.json") && e.getMessage().contains("'kind'"), e.getMessage());
   }
 
   @Test

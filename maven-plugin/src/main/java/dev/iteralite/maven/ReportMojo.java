@@ -12,8 +12,9 @@ import org.apache.maven.plugins.annotations.Parameter;
 
 /**
  * Writes {@code report.md} (with PNG charts in {@code charts/}) and a self-contained {@code
- * report.html} from the train goal's metrics CSV and the benchmark goal's {@code benchmark.json}:
- * loss curves, size vs perplexity, throughput, kernel roofline, expert load, energy and system. A
+ * report.html} from the train goal's metrics CSV, the benchmark goal's {@code benchmark.json} and the
+ * compress goal's {@code compression.json}: loss curves, size vs perplexity, the compression table,
+ * throughput, kernel roofline, expert load, energy and system. A
  * missing input is reported in its section, never drawn. Needs no model and no native library.
  *
  * <pre>
@@ -46,6 +47,10 @@ public class ReportMojo extends AbstractMojo {
   /** The benchmark results. */
   @Parameter(property = "itera.report.benchmark", defaultValue = "${project.build.directory}/itera/benchmark.json")
   File benchmark;
+
+  /** The compress goal's table of variants (a missing file makes the Compression section say so). */
+  @Parameter(property = "itera.report.compression", defaultValue = "${project.build.directory}/itera/compression.json")
+  File compression;
 
   /** Where {@code report.md}, {@code report.html} and {@code charts/} go. */
   @Parameter(property = "itera.report.outputDirectory", defaultValue = "${project.build.directory}/itera")
@@ -82,7 +87,7 @@ public class ReportMojo extends AbstractMojo {
     File m = metrics != null ? metrics
         : checkpointsDirectory == null || name == null ? null : new File(new File(checkpointsDirectory, name), "metrics.csv");
     return new ReportGenerator.Options(m == null ? null : m.toPath(), benchmark == null ? null : benchmark.toPath(),
-        outputDirectory.toPath(), title, chartWidth, chartHeight);
+        compression == null ? null : compression.toPath(), outputDirectory.toPath(), title, chartWidth, chartHeight);
   }
 
   @Override

@@ -10,6 +10,7 @@ import dev.iteralite.IteraLite;
 import dev.iteralite.backend.Backend;
 import dev.iteralite.model.CausalLm;
 import dev.iteralite.model.IteraLiteConfig;
+import dev.iteralite.model.CompressibleModel;
 import dev.iteralite.model.IteraLiteModel;
 import dev.iteralite.model.QuantizedModel;
 import dev.iteralite.model.TransformerConfig;
@@ -322,11 +323,11 @@ public final class Checkpoint {
     CausalLm model = newModel(arch, config.get("config"), dtype, backend, dir);
     try {
       if (config.path("compressed").asBoolean(false)) {
-        if (!(model instanceof IteraLiteModel itera) || dtype != DType.F32) {
-          throw new IOException("checkpoint " + dir + ": compressed weights exist for F32 Itera-Lite models only, not '"
-              + arch + "' (" + dtype + ")");
+        if (!(model instanceof CompressibleModel compressible) || dtype != DType.F32) {
+          throw new IOException("checkpoint " + dir + ": compressed weights exist for F32 compressible models (Itera-Lite,"
+              + " Transformer) only, not '" + arch + "' (" + dtype + ")");
         }
-        model = QuantizedModel.readWeights(dir.resolve(MODEL_FILE), itera); // now owns the F32 model
+        model = QuantizedModel.readWeights(dir.resolve(MODEL_FILE), compressible); // now owns the F32 model
       } else {
         Safetensors.loadParameters(dir.resolve(MODEL_FILE), model.parameters());
       }

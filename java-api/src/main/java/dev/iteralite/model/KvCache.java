@@ -27,7 +27,12 @@ public final class KvCache implements AutoCloseable {
   final FloatBuffer kvBuf;
   final FloatBuffer logitsBuf;
   final float[] logitsArray;
-  private final Tensor kvTensor;
+  // Tensor views of the same buffers, for callers that need shapes (QuantizedMatrix, Backend ops).
+  final Tensor xbTensor;
+  final Tensor qTensor;
+  final Tensor hbTensor;
+  final Tensor logitsTensor;
+  final Tensor kvTensor;
   private boolean closed;
 
   KvCache(TransformerConfig c) {
@@ -35,15 +40,17 @@ public final class KvCache implements AutoCloseable {
     this.arena = Arena.open();
     try {
       x = arena.allocate(DType.F32, c.dim()).address();
-      xb = arena.allocate(DType.F32, c.dim()).address();
-      Tensor qT = arena.allocate(DType.F32, c.dim());
-      q = qT.address();
+      xbTensor = arena.allocate(DType.F32, c.dim());
+      xb = xbTensor.address();
+      qTensor = arena.allocate(DType.F32, c.dim());
+      q = qTensor.address();
       att = arena.allocate(DType.F32, (long) c.nHeads() * c.seqLen()).address();
-      hb = arena.allocate(DType.F32, 2L * c.hiddenDim()).address();
+      hbTensor = arena.allocate(DType.F32, 2L * c.hiddenDim());
+      hb = hbTensor.address();
       kvTensor = arena.allocate(DType.F32, c.nLayers(), c.seqLen(), 2L * c.kvDim());
       kv = kvTensor.address();
-      Tensor lT = arena.allocate(DType.F32, c.vocabSize());
-      logits = lT.address();
+      logitsTensor = arena.allocate(DType.F32, c.vocabSize());
+      logits = logitsTensor.address();
       rstd = arena.allocate(DType.F32, 1).address();
       qBuf = buffer(q, c.dim());
       if (kvTensor.size() > Integer.MAX_VALUE / 4) {

@@ -202,23 +202,14 @@ public final class Transformer {
     final int dim = config.dim();
     final int kvDim = config.kvDim();
     final int hidden = config.hiddenDim();
-    final int hs = config.headSize();
-    final int heads = config.nHeads();
-    final int seq = config.seqLen();
-    final long kvRow = 2L * kvDim;
-    final float scale = (float) (1.0 / Math.sqrt(hs));
     final long x = cache.x;
     final long xb = cache.xb;
     final long q = cache.q;
-    final long att = cache.att;
     final long hb = cache.hb;
-    final FloatBuffer qBuf = cache.qBuf;
-    final FloatBuffer kvBuf = cache.kvBuf;
 
     IteraNative.itera_copy_bytes(4L * dim, embedding + 4L * token * dim, x);
     for (int l = 0; l < config.nLayers(); l++) {
-      long layerKv = cache.kv + 4L * l * seq * kvRow;
-      long rowKv = layerKv + 4L * pos * kvRow;
+      long rowKv = kvRow(cache, l, pos);
       IteraNative.itera_rmsnorm_forward(1, dim, x, dim, attnNorm[l], EPS, xb, dim, cache.rstd);
       IteraNative.itera_sgemv(1, dim, dim, 1f, wq[l], dim, xb, 0f, q);
       if (kvFused) {
@@ -227,11 +218,7 @@ public final class Transformer {
         IteraNative.itera_sgemv(1, kvDim, dim, 1f, wkv[l], dim, xb, 0f, rowKv);
         IteraNative.itera_sgemv(1, kvDim, dim, 1f, wv[l], dim, xb, 0f, rowKv + 4L * kvDim);
       }
-      rope(qBuf, 0, dim, pos);
-      rope(kvBuf, (int) ((long) l * seq * kvRow + pos * kvRow), kvDim, pos);
-      // Attention over positions 0..pos in one fused native call (scores, softmax, values).
-      IteraNative.itera_attention_step(heads, config.nKvHeads(), hs, pos + 1, q, layerKv, layerKv + 4L * kvDim, kvRow,
-          scale, att, seq, xb);
+      attend(l, pos, cache);
       IteraNative.itera_sgemv(1, dim, dim, 1f, wo[l], dim, xb, 1f, x); // x += wo . xb
       IteraNative.itera_rmsnorm_forward(1, dim, x, dim, ffnNorm[l], EPS, xb, dim, cache.rstd);
       if (w13Fused) {
@@ -247,6 +234,30 @@ public final class Transformer {
     IteraNative.itera_sgemv(1, config.vocabSize(), dim, 1f, classifier, dim, xb, 0f, cache.logits);
     cache.logitsBuf.get(0, cache.logitsArray);
     return cache.logitsArray;
+  }
+
+  /** Address of the cache row (keys, then values) of {@code layer} at {@code pos}. */
+  long kvRow(KvCache cache, int layer, int pos) {
+    return cache.kv + 4L * ((long) layer * config.seqLen() + pos) * 2L * config.kvDim();
+  }
+
+  /**
+   * Self-attention of the token at {@code pos} in {@code layer}, once its query is in {@code
+   * cache.q} and its key and value in the cache row ({@link #kvRow}): rotates the query and the key
+   * in place, then attends over positions {@code 0..pos} into {@code cache.xb}. Shared with the
+   * compressed decoder, so both run the same attention.
+   */
+  void attend(int layer, int pos, KvCache cache) {
+    final int kvDim = config.kvDim();
+    final int seq = config.seqLen();
+    final long kvRow = 2L * kvDim;
+    final int hs = config.headSize();
+    long layerKv = cache.kv + 4L * layer * seq * kvRow;
+    rope(cache.qBuf, 0, config.dim(), pos);
+    rope(cache.kvBuf, (int) ((long) layer * seq * kvRow + pos * kvRow), kvDim, pos);
+    // Attention over positions 0..pos in one fused native call (scores, softmax, values).
+    IteraNative.itera_attention_step(config.nHeads(), config.nKvHeads(), hs, pos + 1, cache.q, layerKv,
+        layerKv + 4L * kvDim, kvRow, (float) (1.0 / Math.sqrt(hs)), cache.att, seq, cache.xb);
   }
 
   /** Rotates pairs (i, i+1) of {@code n} elements starting at {@code base} for position {@code pos}. */

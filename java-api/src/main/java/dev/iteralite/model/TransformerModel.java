@@ -10,7 +10,9 @@ import dev.iteralite.nn.ParameterSet;
 import dev.iteralite.tensor.Arena;
 import dev.iteralite.tensor.DType;
 import dev.iteralite.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The trainable Transformer baseline: a Llama-style pre-norm decoder (RMSNorm, multi-head causal
@@ -24,8 +26,13 @@ import java.util.Arrays;
  * Llama2cCheckpoint}) load into it for evaluation or fine-tuning. Training windows hold at most
  * {@code config.seqLen()} tokens per sequence (RoPE positions restart at 0 in every sequence).
  * The model owns its parameters; close it.
+ *
+ * <p>As a {@link CompressibleModel} its matrices (embedding, classifier, attention and feed-forward
+ * projections) can be stored compressed by {@link QuantizedModel}, which then decodes through
+ * {@code QuantizedTransformerDecoder}: quantised GEMV per token and one quantised GEMM per
+ * matrix for the whole prompt.
  */
-public final class TransformerModel implements CausalLm {
+public final class TransformerModel implements CompressibleModel {
   private final Backend backend;
   private final TransformerConfig config;
   private final ParameterSet params;
@@ -321,7 +328,59 @@ public final class TransformerModel implements CausalLm {
     return new RecomputeSession();
   }
 
-  private void checkPrompt(int[] prompt) {
+  // ------------------------------------------------------------------ compression
+
+  /**
+   * {@code tok_embeddings} (also the classifier when shared), per layer {@code layers.L.attn.wq},
+   * {@code .wk}, {@code .wv}, {@code .wo}, {@code layers.L.ffn.w1}, {@code .w3}, {@code .w2}, then
+   * {@code output} when the classifier is separate; every matrix is a whole parameter. Norms stay F32.
+   */
+  @Override
+  public List<String> compressibleMatrices() {
+    List<String> names = new ArrayList<>();
+    names.add("tok_embeddings");
+    for (int l = 0; l < config.nLayers(); l++) {
+      String p = "layers." + l + ".";
+      for (String m : new String[] {"attn.wq", "attn.wk", "attn.wv", "attn.wo", "ffn.w1", "ffn.w3", "ffn.w2"}) {
+        names.add(p + m);
+      }
+    }
+    if (!config.sharedClassifier()) {
+      names.add("output");
+    }
+    return names;
+  }
+
+  @Override
+  public Tensor compressibleMatrix(String name) {
+    return params.get(parameterOf(name)).value();
+  }
+
+  @Override
+  public String parameterOf(String matrixName) {
+    if (matrixName == null || !compressibleMatrices().contains(matrixName)) {
+      throw new IllegalArgumentException("TransformerModel: '" + matrixName + "' is not a compressible matrix; the names"
+          + " are those of compressibleMatrices()");
+    }
+    return matrixName;
+  }
+
+  /**
+   * A decoding session over {@code weights}' compressed matrices (allocation-free per token; the
+   * prompt in one batched pass). Needs the CPU backend and F32 weights.
+   *
+   * @throws IllegalArgumentException if {@code weights} was not made from this model
+   * @throws IllegalStateException on another backend or dtype
+   */
+  @Override
+  public DecodeSession newSession(QuantizedModel weights) {
+    if (weights == null || weights.model() != this) {
+      throw new IllegalArgumentException("TransformerModel: the compressed weights must have been made from this model");
+    }
+    return new QuantizedTransformerDecoder(this, inference(), weights);
+  }
+
+  void checkPrompt(int[] prompt) {
     if (prompt == null || prompt.length == 0) {
       throw new IllegalArgumentException("TransformerModel: the prompt needs at least one token");
     }
@@ -334,11 +393,11 @@ public final class TransformerModel implements CausalLm {
     }
   }
 
-  private void checkToken(int t) {
+  void checkToken(int t) {
     TokenChecks.requireId("TransformerModel", t, config.vocabSize());
   }
 
-  private void checkRoom(int position) {
+  void checkRoom(int position) {
     if (position >= config.seqLen()) {
       throw new IllegalStateException("TransformerModel: the context is full (" + position + " = seqLen tokens)");
     }

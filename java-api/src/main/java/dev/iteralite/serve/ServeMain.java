@@ -6,6 +6,7 @@ import dev.iteralite.backend.CpuBackend;
 import dev.iteralite.checkpoint.Checkpoint;
 import dev.iteralite.generate.Generator;
 import dev.iteralite.model.CausalLm;
+import dev.iteralite.model.CompressibleModel;
 import dev.iteralite.model.IteraLiteConfig;
 import dev.iteralite.model.IteraLiteModel;
 import dev.iteralite.model.Llama2cCheckpoint;
@@ -38,8 +39,8 @@ public final class ServeMain {
         --preset tiny|small         Itera-Lite with random weights and the byte tokenizer (--seed N, default 1)
         --llama2c MODEL.bin TOK.bin a llama2.c checkpoint and its tokenizer (e.g. stories260K.bin tok512.bin)
         --checkpoint DIR            an Itera-Lite / Transformer checkpoint (its LAST, or the folder itself)
-      after an Itera-Lite model: --format ID serves it compressed (f16, bf16, q8_0, int8, q4_0, int4_g32,
-        int4_g64, int4_g128, nf4, nf4_dq), decoded through the quantised kernels
+      after a --preset or --checkpoint model: --format ID serves it compressed (f16, bf16, q8_0, int8, q4_0,
+        int4_g32, int4_g64, int4_g128, nf4, nf4_dq), decoded through the quantised kernels
       options:
         --host ADDR                 bind address (default 127.0.0.1)
         --port N                    port (default 8000; 0 = any free port)
@@ -127,7 +128,7 @@ public final class ServeMain {
         }
         case "--format" -> {
           if (pending.isEmpty() || pending.get(pending.size() - 1).kind.equals("llama2c")) {
-            throw new IllegalArgumentException("--format must follow an Itera-Lite model (--preset or --checkpoint)");
+            throw new IllegalArgumentException("--format must follow an Itera-Lite or Transformer model (--preset or --checkpoint)");
           }
           Pending last = pending.remove(pending.size() - 1);
           WeightFormat format = WeightFormat.fromId(value(args, ++i, a));
@@ -198,11 +199,11 @@ public final class ServeMain {
     if (format == null) {
       return model;
     }
-    if (!(model instanceof IteraLiteModel itera)) {
-      throw new IllegalArgumentException("--format " + format.id() + ": compressed decoding exists for Itera-Lite models only; "
-          + "serve this " + model.architecture() + " model without --format");
+    if (!(model instanceof CompressibleModel compressible)) {
+      throw new IllegalArgumentException("--format " + format.id() + ": compressed decoding exists for Itera-Lite and"
+          + " Transformer models only; serve this " + model.architecture() + " model without --format");
     }
-    QuantizedModel q = QuantizedModel.quantize(itera, format);
+    QuantizedModel q = QuantizedModel.quantize(compressible, format);
     owned.add(q);
     return q;
   }

@@ -12,6 +12,8 @@ import dev.iteralite.model.IteraLiteConfig;
 import dev.iteralite.model.IteraLiteModel;
 import dev.iteralite.model.PrecisionPlan;
 import dev.iteralite.model.QuantizedModel;
+import dev.iteralite.model.TransformerConfig;
+import dev.iteralite.model.TransformerModel;
 import dev.iteralite.quant.WeightFormat;
 import dev.iteralite.tensor.DType;
 import dev.iteralite.tensor.NativeMemory;
@@ -99,5 +101,44 @@ class CompressedCheckpointTest {
     IOException e = assertThrows(IOException.class, () -> Checkpoint.load(dir, Backends.cpu()));
     assertTrue(e.getMessage().contains("embed.weight"), e.getMessage());
     assertEquals(before, NativeMemory.liveBytes(), "a failed load frees what it built");
+  }
+
+  // ------------------------------------------------------------------ Transformer
+
+  @Test
+  void compressedTransformerRoundTripsExactly(@TempDir Path tmp) throws IOException {
+    long before = NativeMemory.liveBytes();
+    // separate classifier; dim 64 and hidden 96 suit 32-weight blocks
+    TransformerConfig c = TransformerConfig.builder(256, 64, 2).hiddenDim(96).heads(4).kvHeads(2).seqLen(16)
+        .sharedClassifier(false).build();
+    PrecisionPlan plan = PrecisionPlan.builder(WeightFormat.Q8_0).rule(".*\\.ffn\\..*", WeightFormat.Q4_0)
+        .rule("output", WeightFormat.BF16).rule("layers\\.1\\.attn\\.wo", WeightFormat.F32).build();
+    float[][] want;
+    Path qDir;
+    try (TransformerModel m = new TransformerModel(Backends.cpu(), c, DType.F32, 9);
+        QuantizedModel q = QuantizedModel.quantize(m, plan)) {
+      qDir = Checkpoint.save(tmp.resolve("q"), q, ByteTokenizer.instance());
+      try (DecodeSession s = q.newSession()) {
+        want = decode(s);
+      }
+    }
+    String config = Files.readString(qDir.resolve(Checkpoint.CONFIG_FILE));
+    assertTrue(config.matches("(?s).*\"compressed\"\\s*:\\s*true.*") && config.contains("\"precision_plan\""), config);
+    try (Checkpoint.Loaded loaded = Checkpoint.load(tmp.resolve("q"), Backends.cpu())) {
+      QuantizedModel q = assertInstanceOf(QuantizedModel.class, loaded.model());
+      assertInstanceOf(TransformerModel.class, q.model());
+      assertEquals(WeightFormat.Q8_0, q.formatOf("tok_embeddings"));
+      assertEquals(WeightFormat.Q8_0, q.formatOf("layers.0.attn.wk"));
+      assertEquals(WeightFormat.Q4_0, q.formatOf("layers.1.ffn.w2"));
+      assertEquals(WeightFormat.BF16, q.formatOf("output"));
+      assertEquals(WeightFormat.F32, q.formatOf("layers.1.attn.wo"));
+      try (DecodeSession s = q.newSession()) {
+        float[][] got = decode(s);
+        for (int t = 0; t < want.length; t++) {
+          assertArrayEquals(want[t], got[t], "step " + t + ": the stored blocks are the quantised ones, bit for bit");
+        }
+      }
+    }
+    assertEquals(before, NativeMemory.liveBytes(), "closing the loaded checkpoint frees the model it built");
   }
 }

@@ -563,12 +563,17 @@ public final class CompressionReport {
     return new Measured(e, params, size, bpw, eval, timing.prefillTokensPerSec(), timing.decodeTokensPerSec());
   }
 
-  /** Sum of the sizes of the folder's regular files (a checkpoint folder has no subfolders). */
+  /**
+   * Sum of the sizes of the files a deployment of the checkpoint needs (weights, config,
+   * tokenizer): the optimizer moments and trainer state only serve resuming training, and would
+   * make an F32 training checkpoint look three times its size.
+   */
   private static long folderBytes(Path dir) {
     try (Stream<Path> files = Files.list(dir)) {
       long total = 0;
       for (Path p : (Iterable<Path>) files::iterator) {
-        if (Files.isRegularFile(p)) {
+        String name = p.getFileName().toString();
+        if (Files.isRegularFile(p) && !name.equals(Checkpoint.OPTIMIZER_FILE) && !name.equals(Checkpoint.STATE_FILE)) {
           total += Files.size(p);
         }
       }

@@ -2,12 +2,16 @@ package dev.iteralite.maven;
 
 import dev.iteralite.backend.Backend;
 import dev.iteralite.bench.BenchmarkReport;
+import dev.iteralite.bench.BenchmarkTarget;
 import dev.iteralite.bench.KernelBenchmark;
 import dev.iteralite.bench.KernelResult;
 import dev.iteralite.bench.ModelBenchmark;
 import dev.iteralite.bench.ModelResult;
 import dev.iteralite.bench.SystemInfo;
 import dev.iteralite.data.TokenSequence;
+import dev.iteralite.model.CompressibleModel;
+import dev.iteralite.model.QuantizedModel;
+import dev.iteralite.quant.WeightFormat;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,10 +32,13 @@ import org.apache.maven.plugins.annotations.Parameter;
  * FLOPs, perplexity and bits per byte on {@code evalText}, energy where RAPL is readable) and the
  * kernels behind it (GEMM, selective scan, MoE, against this machine's measured roofline), writes
  * {@code benchmark.json} (schema: java-api/BENCHMARK-SCHEMA.md) and applies the quality gates
- * {@code minTokensPerSecond} and {@code maxPerplexity}.
+ * {@code minTokensPerSecond} and {@code maxPerplexity}. Compressed variants go into the same report:
+ * {@code formats} quantises each model in memory, and a compressed checkpoint (from {@code
+ * itera:compress}) given as a {@code <checkpoint>} is measured through its compressed weights.
  *
  * <pre>
  * mvn itera:benchmark -Ditera.preset=tiny -Ditera.benchmark.minTokensPerSecond=100
+ * mvn itera:benchmark -Ditera.checkpoint=target/itera/checkpoints/model -Ditera.benchmark.formats=q8_0,q4_0
  * </pre>
  */
 @Mojo(name = "benchmark", defaultPhase = LifecyclePhase.VERIFY, threadSafe = true)
@@ -104,6 +111,15 @@ public class BenchmarkMojo extends AbstractIteraMojo {
   @Parameter(property = PropertyNames.BENCHMARK_HALT_ON_FAILURE, defaultValue = "true")
   boolean haltOnFailure;
 
+  /**
+   * Also benchmark each model quantised in memory to these weight formats, comma-separated (e.g.
+   * {@code q8_0,q4_0,nf4}); each appears in the report as {@code <name>-<format>} and goes through
+   * the same gates. Unset: none. A compressed checkpoint written by {@code itera:compress} can
+   * instead be given as a model's {@code <checkpoint>}.
+   */
+  @Parameter(property = PropertyNames.BENCHMARK_FORMATS)
+  String formats;
+
   @Override
   String goal() {
     return "benchmark";
@@ -165,6 +181,7 @@ public class BenchmarkMojo extends AbstractIteraMojo {
           "set <" + element + "> (-Ditera.benchmark." + element + "=...) to an allowed value");
     }
     kernelMode();
+    weightFormats();
     if (output == null) {
       throw new ConfigurationProblem("output", "no output file", "set <output> or leave it at its default");
     }
@@ -188,6 +205,11 @@ public class BenchmarkMojo extends AbstractIteraMojo {
     }
   }
 
+  /** The configured {@code formats}, parsed. */
+  List<WeightFormat> weightFormats() throws ConfigurationProblem {
+    return CompressMojo.parseFormats(formats, "formats", PropertyNames.BENCHMARK_FORMATS);
+  }
+
   ModelBenchmark.Options options() {
     return new ModelBenchmark.Options(promptTokens, decodeTokens, warmupRounds, rounds, 42, evalWindow, 8,
         maxEvalTokens);
@@ -206,10 +228,10 @@ public class BenchmarkMojo extends AbstractIteraMojo {
   void run(Backend backend, ModelSpec spec) throws MojoExecutionException, MojoFailureException, ConfigurationProblem {
     List<ModelResult> results = new ArrayList<>();
     if (models == null || models.isEmpty()) {
-      results.add(benchmarkModel(backend, spec, label(name, spec)));
+      results.addAll(benchmarkModel(backend, spec, label(name, spec)));
     } else {
       for (ModelParameter m : models) {
-        results.add(benchmarkModel(backend, m.spec(), label(m.name, m.spec())));
+        results.addAll(benchmarkModel(backend, m.spec(), label(m.name, m.spec())));
       }
     }
 
@@ -244,9 +266,11 @@ public class BenchmarkMojo extends AbstractIteraMojo {
     }
   }
 
-  private ModelResult benchmarkModel(Backend backend, ModelSpec spec, String label)
+  /** The model, then each of its in-memory quantised variants ({@code formats}). */
+  private List<ModelResult> benchmarkModel(Backend backend, ModelSpec spec, String label)
       throws MojoExecutionException, ConfigurationProblem {
-    ModelResult result;
+    List<ModelResult> out = new ArrayList<>();
+    List<WeightFormat> quantise = weightFormats();
     try (ModelSpec.LoadedModel m = spec.open(backend, label)) {
       TokenSequence eval = null;
       long bytes = -1;
@@ -265,17 +289,37 @@ public class BenchmarkMojo extends AbstractIteraMojo {
         getLog().info(String.format(Locale.ROOT, "evaluation text %s: %,d bytes, %,d tokens", evalText, bytes,
             ids.length));
       }
-      try {
-        result = new ModelBenchmark(options()).run(m.target(), eval, bytes, getLog()::info);
-      } catch (IllegalArgumentException e) {
-        if (e.getMessage() != null && e.getMessage().contains("exceeds the context")) {
-          throw new ConfigurationProblem("promptTokens", e.getMessage(),
-              "lower <promptTokens> or <decodeTokens> so their sum fits the model's context");
+      out.add(measure(m.target(), eval, bytes, label));
+      if (!quantise.isEmpty()) {
+        if (!(m.model() instanceof CompressibleModel source) || m.model() instanceof QuantizedModel) {
+          throw new ConfigurationProblem("formats", "model '" + label + "' cannot be quantised (it is "
+              + (m.model() == null ? "a llama2.c checkpoint" : m.model() instanceof QuantizedModel ? "already compressed"
+              : "a " + m.model().architecture() + " model") + ")", "remove <formats>, or benchmark an Itera-Lite or "
+              + "Transformer preset or checkpoint");
         }
-        throw new MojoExecutionException("benchmark of '" + label + "' failed: " + e.getMessage(), e);
+        for (WeightFormat f : quantise) {
+          try (QuantizedModel q = QuantizedModel.quantize(source, f)) {
+            out.add(measure(ModelSpec.target(label + "-" + f.id(), q), eval, bytes, label + "-" + f.id()));
+          }
+        }
       }
     } catch (IOException e) {
       throw new MojoExecutionException("cannot load the model or the evaluation text: " + e.getMessage(), e);
+    }
+    return out;
+  }
+
+  private ModelResult measure(BenchmarkTarget target, TokenSequence eval, long bytes, String label)
+      throws MojoExecutionException, ConfigurationProblem {
+    ModelResult result;
+    try {
+      result = new ModelBenchmark(options()).run(target, eval, bytes, getLog()::info);
+    } catch (IllegalArgumentException e) {
+      if (e.getMessage() != null && e.getMessage().contains("exceeds the context")) {
+        throw new ConfigurationProblem("promptTokens", e.getMessage(),
+            "lower <promptTokens> or <decodeTokens> so their sum fits the model's context");
+      }
+      throw new MojoExecutionException("benchmark of '" + label + "' failed: " + e.getMessage(), e);
     }
     getLog().info(summary(result));
     return result;

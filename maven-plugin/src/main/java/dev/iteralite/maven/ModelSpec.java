@@ -3,12 +3,14 @@ package dev.iteralite.maven;
 import dev.iteralite.backend.Backend;
 import dev.iteralite.backend.CpuBackend;
 import dev.iteralite.bench.BenchmarkTarget;
+import dev.iteralite.bench.FlopCounter;
 import dev.iteralite.checkpoint.Checkpoint;
 import dev.iteralite.generate.Generator;
 import dev.iteralite.model.CausalLm;
 import dev.iteralite.model.IteraLiteConfig;
 import dev.iteralite.model.IteraLiteModel;
 import dev.iteralite.model.Llama2cCheckpoint;
+import dev.iteralite.model.QuantizedModel;
 import dev.iteralite.model.Transformer;
 import dev.iteralite.tensor.DType;
 import dev.iteralite.tokenizer.ByteTokenizer;
@@ -112,26 +114,43 @@ record ModelSpec(String preset, long seed, File llama2cCheckpoint, File llama2cT
       Llama2cCheckpoint ckpt = Llama2cCheckpoint.load(llama2cCheckpoint.toPath());
       try {
         Transformer model = new Transformer(cpu, ckpt.config(), ckpt.weights());
-        return new LoadedModel(BenchmarkTarget.of(name, model), new Generator(model, tok), tok, ckpt);
+        return new LoadedModel(BenchmarkTarget.of(name, model), new Generator(model, tok), tok, null, ckpt);
       } catch (RuntimeException e) {
         ckpt.close();
         throw e;
       }
     }
     if (checkpoint != null) {
+      // A compressed checkpoint (itera:compress output) loads as a QuantizedModel.
       Checkpoint.Loaded loaded = Checkpoint.load(checkpoint.toPath(), backend);
       Tokenizer tok = loaded.tokenizer();
-      return new LoadedModel(BenchmarkTarget.of(name, loaded.model()),
-          tok == null ? null : new Generator(loaded.model(), tok), tok, loaded);
+      return new LoadedModel(target(name, loaded.model()),
+          tok == null ? null : new Generator(loaded.model(), tok), tok, loaded.model(), loaded);
     }
     CausalLm model = new IteraLiteModel(backend, presetConfig(), DType.F32, seed);
     Tokenizer tok = ByteTokenizer.instance();
-    return new LoadedModel(BenchmarkTarget.of(name, model), new Generator(model, tok), tok, model);
+    return new LoadedModel(BenchmarkTarget.of(name, model), new Generator(model, tok), tok, model, model);
   }
 
-  /** A loaded model: what the benchmark and generation need, and what to close. */
-  record LoadedModel(BenchmarkTarget target, Generator generator, Tokenizer tokenizer, AutoCloseable owner)
-      implements AutoCloseable {
+  /**
+   * The benchmark target of {@code model}; a {@link QuantizedModel} counts its compressed bytes and
+   * is scored through its compressed weights (BenchmarkTarget.of would count and score the F32 source).
+   */
+  static BenchmarkTarget target(String name, CausalLm model) {
+    if (model instanceof QuantizedModel q) {
+      Record config = q.config();
+      return new BenchmarkTarget(name, q.architecture(), q.parameters().parameterCount(), q.weightBytes(), q.vocabSize(),
+          q.maxSequenceLength(), ctx -> FlopCounter.perToken(config, ctx).orElse(-1), q::newSession, q.languageModel());
+    }
+    return BenchmarkTarget.of(name, model);
+  }
+
+  /**
+   * A loaded model: what the benchmark and generation need, the Itera-Lite model itself (null for a
+   * llama2.c checkpoint) and what to close.
+   */
+  record LoadedModel(BenchmarkTarget target, Generator generator, Tokenizer tokenizer, CausalLm model,
+      AutoCloseable owner) implements AutoCloseable {
     @Override
     public void close() {
       try {

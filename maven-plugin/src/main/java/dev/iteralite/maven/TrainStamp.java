@@ -76,21 +76,36 @@ final class TrainStamp {
 
   /** The stored stamp of {@code outputDirectory}, or null when there is none. */
   static String read(Path outputDirectory) throws IOException {
-    Path f = outputDirectory.resolve(FILE);
+    return read(outputDirectory, FILE);
+  }
+
+  /** The stamp stored in {@code outputDirectory/file} (another goal's stamp file), or null. */
+  static String read(Path outputDirectory, String file) throws IOException {
+    Path f = outputDirectory.resolve(file);
     return Files.isRegularFile(f) ? Files.readString(f, StandardCharsets.UTF_8).strip() : null;
   }
 
   /** Stores {@code hash} atomically, so a half-written stamp never marks a run as done. */
   static void write(Path outputDirectory, String hash) throws IOException {
+    write(outputDirectory, FILE, hash);
+  }
+
+  /** Stores {@code hash} atomically in {@code outputDirectory/file}. */
+  static void write(Path outputDirectory, String file, String hash) throws IOException {
     Files.createDirectories(outputDirectory);
-    Path tmp = Files.createTempFile(outputDirectory, "." + FILE, ".tmp");
+    Path tmp = Files.createTempFile(outputDirectory, "." + file, ".tmp");
     Files.writeString(tmp, hash + "\n", StandardCharsets.UTF_8);
-    Files.move(tmp, outputDirectory.resolve(FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmp, outputDirectory.resolve(file), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 
   /** Removes the stamp before a run starts, so an interrupted run is never taken as up to date. */
   static void delete(Path outputDirectory) throws IOException {
-    Files.deleteIfExists(outputDirectory.resolve(FILE));
+    delete(outputDirectory, FILE);
+  }
+
+  /** Removes the stamp {@code outputDirectory/file}. */
+  static void delete(Path outputDirectory, String file) throws IOException {
+    Files.deleteIfExists(outputDirectory.resolve(file));
   }
 
   private static void update(MessageDigest d, String s) {

@@ -20,8 +20,9 @@ import java.util.Objects;
  * Vectors (norms, conv taps, A_log, D, dt bias), the tiny MoE routers and any matrix whose input
  * width does not suit the format's block size stay F32 and are listed by {@link #keptF32()}.
  *
- * <p>Decoding goes token by token (the prompt too), so {@link #newSession()}, {@link #loss} and
- * {@link #languageModel()} measure exactly what the compressed weights compute. As a {@link
+ * <p>A session's prefill runs each compressed matrix once over all prompt rows (quantised GEMM),
+ * then every step runs the quantised GEMV. {@link #loss} and {@link #languageModel()} score windows
+ * by stepping token by token, so they measure exactly what the compressed weights compute. As a {@link
  * CausalLm} it is inference-only: {@link #forwardBackward} refuses (train the F32 model, then
  * quantise it), and {@link #parameters()} are the source model's. The source model must stay open
  * and unchanged while this object is used; closing this frees only the compressed copies.

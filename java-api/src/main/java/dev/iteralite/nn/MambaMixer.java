@@ -144,10 +144,15 @@ public final class MambaMixer implements Layer {
 
   /** Forward over [batch * L, D] rows; see the class comment. */
   public Tensor forward(Tensor input, int batch, Arena arena) {
-    return run(input, batch, arena, null);
+    return run(input, batch, arena, null, null);
   }
 
-  private Tensor run(Tensor input, int batch, Arena arena, Tensor lastState) {
+  /**
+   * The forward over [batch * L, D] rows. {@code projections} null: the layer's own F32 products
+   * (the training path, saving what backward needs); otherwise {in, x, dt, out} sequence
+   * products supplied by the caller (inference only).
+   */
+  private Tensor run(Tensor input, int batch, Arena arena, Tensor lastState, Projection[] projections) {
     Shapes.requireRank2("MambaMixer", "input", input, d);
     long rows = input.dim(0);
     if (batch < 1 || rows % batch != 0 || rows == 0) {
@@ -156,23 +161,33 @@ public final class MambaMixer implements Layer {
     }
     long len = rows / batch;
     DType dt = input.dtype();
-    xz = inProj.forward(input, arena); // [R, 2E]
+    xz = projections == null ? inProj.forward(input, arena) : project(projections[0], input, 2L * e, arena); // [R, 2E]
     Tensor x = xz.slice(1, 0, e);
     Tensor z = xz.slice(1, e, 2L * e);
     xc = arena.allocate(dt, rows, e);
     backend.causalConv1dForward(batch, x, convWeight.value(), convBias.value(), xc);
     u = arena.allocate(dt, rows, e);
     backend.activationForward(Activation.SILU, xc, u);
-    xdbl = xProj.forward(u, arena); // [R, Rdt + 2N]
+    xdbl = projections == null ? xProj.forward(u, arena) : project(projections[1], u, (long) r + 2L * n, arena); // [R, Rdt + 2N]
     delta = arena.allocate(dt, rows, e);
-    backend.gemm(false, true, 1f, xdbl.slice(1, 0, r), dtWeight.value(), 0f, delta); // dt_low W_dt^T
+    if (projections == null) {
+      backend.gemm(false, true, 1f, xdbl.slice(1, 0, r), dtWeight.value(), 0f, delta); // dt_low W_dt^T
+    } else {
+      projections[2].apply(xdbl.slice(1, 0, r), delta);
+    }
     a = negExp(aLog.value(), arena.allocate(dt, e, n));
     chunkStates = arena.allocate(dt, batch, SelectiveScan.numChunks(len, config.chunk()), e, n);
     Tensor y = arena.allocate(dt, rows, e);
     backend.selectiveScanForward(scan(batch, u, delta, a, xdbl, z), y, lastState, chunkStates);
     savedBatch = batch;
     savedShape = null;
-    return outProj.forward(y, arena);
+    return projections == null ? outProj.forward(y, arena) : project(projections[3], y, d, arena);
+  }
+
+  private static Tensor project(Projection p, Tensor x, long outFeatures, Arena arena) {
+    Tensor y = arena.allocate(x.dtype(), x.dim(0), outFeatures);
+    p.apply(x, y);
+    return y;
   }
 
   private SelectiveScan scan(int batch, Tensor u, Tensor delta, Tensor a, Tensor xdbl, Tensor z) {
@@ -259,10 +274,34 @@ public final class MambaMixer implements Layer {
    * when L < K), ssm = the scan's last state. Returns the forward's output (in {@code arena}).
    */
   public Tensor prefill(Tensor input, MambaState state, Arena arena) {
+    return prefill(input, state, arena, null);
+  }
+
+  /**
+   * {@link #prefill(Tensor, MambaState, Arena)} with the four projections supplied by the caller
+   * as sequence products over all the prompt's rows at once (e.g. {@code QuantizedMatrix::gemm}
+   * over quantised copies of {@link #inProjWeight()}, {@link #xProjWeight()}, {@link
+   * #dtProjWeight()} and {@link #outProjWeight()}); the convolution, gate and scan stay as they
+   * are. Inference only: nothing is kept for {@link #backward}, which refuses until the next
+   * training forward. The dt projection's input is a column slice (row stride R + 2N).
+   */
+  public Tensor prefill(Tensor input, MambaState state, Arena arena, Projection inProjection, Projection xProjection,
+      Projection dtProjection, Projection outProjection) {
+    if (inProjection == null || xProjection == null || dtProjection == null || outProjection == null) {
+      throw new IllegalArgumentException("MambaMixer: the four prefill projections must be non-null; use "
+          + "prefill(input, state, arena) for the layer's own weights");
+    }
+    Tensor out = prefill(input, state, arena, new Projection[] {inProjection, xProjection, dtProjection, outProjection});
+    // The Linear layers saw no input, so a backward now would mix this prefill with an older forward.
+    xz = null;
+    return out;
+  }
+
+  private Tensor prefill(Tensor input, MambaState state, Arena arena, Projection[] projections) {
     requireOwn(state);
     int batch = state.batch();
     Tensor rowsIn = input.rank() == 3 ? input.reshape(input.dim(0) * input.dim(1), input.dim(2)) : input;
-    Tensor out = run(rowsIn, batch, arena, state.ssm());
+    Tensor out = run(rowsIn, batch, arena, state.ssm(), projections);
     state.a().copyFrom(a.toDoubleArray()); // the snapshot follows the parameters the prompt saw
     long len = rowsIn.dim(0) / batch;
     double[] xzv = xz.toDoubleArray(); // [R, 2E]
@@ -305,7 +344,10 @@ public final class MambaMixer implements Layer {
     outProjection.apply(state.y, out);
   }
 
-  /** One matrix product of a decoding step: {@code y [rows, out] = x [rows, in] · W^T}. */
+  /**
+   * One matrix product of a decoding step or a prefill: {@code y [rows, out] = x [rows, in] · W^T}
+   * ({@code y} written; in a prefill {@code x} may have a row stride and rows is the prompt length).
+   */
   @FunctionalInterface
   public interface Projection {
     void apply(Tensor x, Tensor y);

@@ -34,6 +34,9 @@ public final class MixtureOfExperts implements Layer {
   private final Parameter w3;
   private final Parameter w2;
   private final long[] cumulativeRouted;
+  private final ExpertProjection f32W1 = (ex, x, y) -> gemmF32(x, w1().value().select(0, ex), y);
+  private final ExpertProjection f32W3 = (ex, x, y) -> gemmF32(x, w3().value().select(0, ex), y);
+  private final ExpertProjection f32W2 = (ex, x, y) -> gemmF32(x, w2().value().select(0, ex), y);
 
   // Saved by the latest forward for backward (arena tensors; shapes in the comments).
   private Tensor savedInput; // [T, D]
@@ -192,28 +195,7 @@ public final class MixtureOfExperts implements Layer {
     Tensor ypb = arena.allocate(dt, Math.max(1, n), d).slice(0, 0, n); // [N, D]
     if (n > 0) {
       backend.moeGather(x, pmN, k, xpb);
-      for (int ex = 0; ex < e; ex++) {
-        if (segments[ex + 1] > segments[ex]) {
-          Tensor xs = xpb.slice(0, segments[ex], segments[ex + 1]); // [n_e, D]
-          backend.gemm(false, true, 1f, xs, w1.value().select(0, ex), 0f, h1b.slice(0, segments[ex], segments[ex + 1]));
-          if (w3 != null) {
-            backend.gemm(false, true, 1f, xs, w3.value().select(0, ex), 0f, h3b.slice(0, segments[ex], segments[ex + 1]));
-          }
-        }
-      }
-      // The gate is pointwise, so one call covers every expert's segment.
-      if (w3 != null) {
-        backend.swigluForward(h1b, h3b, actb);
-      } else {
-        backend.activationForward(Activation.GELU, h1b, actb);
-      }
-      for (int ex = 0; ex < e; ex++) {
-        if (segments[ex + 1] > segments[ex]) {
-          backend.gemm(
-              false, true, 1f, actb.slice(0, segments[ex], segments[ex + 1]), w2.value().select(0, ex), 0f,
-              ypb.slice(0, segments[ex], segments[ex + 1]));
-        }
-      }
+      runExperts(segments, xpb, h1b, h3b, actb, ypb, f32W1, f32W3, f32W2);
     }
 
     // 4. Weighted combine back to token order.
@@ -239,6 +221,92 @@ public final class MixtureOfExperts implements Layer {
     offsets = segments;
     lastRouted = counts;
     return out;
+  }
+
+  /** Per expert with rows, one product per matrix over its contiguous segment, then the gate. */
+  private void runExperts(int[] segments, Tensor xpb, Tensor h1b, Tensor h3b, Tensor actb, Tensor ypb,
+      ExpertProjection p1, ExpertProjection p3, ExpertProjection p2) {
+    int e = config.experts();
+    for (int ex = 0; ex < e; ex++) {
+      if (segments[ex + 1] > segments[ex]) {
+        Tensor xs = xpb.slice(0, segments[ex], segments[ex + 1]); // [n_e, D]
+        p1.apply(ex, xs, h1b.slice(0, segments[ex], segments[ex + 1]));
+        if (w3 != null) {
+          p3.apply(ex, xs, h3b.slice(0, segments[ex], segments[ex + 1]));
+        }
+      }
+    }
+    // The gate is pointwise, so one call covers every expert's segment.
+    if (w3 != null) {
+      backend.swigluForward(h1b, h3b, actb);
+    } else {
+      backend.activationForward(Activation.GELU, h1b, actb);
+    }
+    for (int ex = 0; ex < e; ex++) {
+      if (segments[ex + 1] > segments[ex]) {
+        p2.apply(ex, actb.slice(0, segments[ex], segments[ex + 1]), ypb.slice(0, segments[ex], segments[ex + 1]));
+      }
+    }
+  }
+
+  /**
+   * One expert's matrix product over the rows routed to it: {@code y [n, out] = x [n, in] ·
+   * W[expert]^T} ({@code y} written), e.g. through a quantised copy of that expert's matrix.
+   */
+  @FunctionalInterface
+  public interface ExpertProjection {
+    void apply(int expert, Tensor x, Tensor y);
+  }
+
+  /**
+   * An inference forward over x [T, D] whose expert products the caller supplies (e.g. compressed
+   * copies of w1, w3 and w2; {@code p3} is ignored for GELU experts): the same router, softmax,
+   * top-k with renormalised weights, dispatch, gather and weighted combine as {@link #forward},
+   * always dropless (like decoding one token at a time, whatever the capacity factor), one call
+   * of each product per expert that received rows. Saves nothing for backward, computes no
+   * auxiliary loss and leaves the routing counts alone: decoding is not training.
+   */
+  public Tensor infer(Tensor x, Arena arena, ExpertProjection p1, ExpertProjection p3, ExpertProjection p2) {
+    Shapes.requireRank2("MixtureOfExperts", "input", x, config.dModel());
+    if (p1 == null || p2 == null || (w3 != null && p3 == null)) {
+      throw new IllegalArgumentException("MixtureOfExperts: infer needs the expert products w1, w2"
+          + (w3 != null ? " and w3 (SwiGLU experts)" : "") + "; pass non-null projections");
+    }
+    long t = x.dim(0);
+    if (t < 1) {
+      throw new IllegalArgumentException("MixtureOfExperts: input " + x.describe() + " has no rows; pass at least one token");
+    }
+    DType dt = x.dtype();
+    int e = config.experts();
+    int k = config.topK();
+    long d = config.dModel();
+    long h = config.hidden();
+    Tensor logits = arena.allocate(dt, t, e); // [T, E]
+    backend.gemm(false, true, 1f, x, router.weight().value(), 0f, logits);
+    Tensor p = arena.allocate(dt, t, e);
+    backend.softmaxForward(logits, p);
+    Tensor id = arena.allocate(DType.I32, t, k);
+    Tensor w = arena.allocate(dt, t, k);
+    backend.moeTopK(p, id, w);
+    Tensor routed = arena.allocate(DType.I32, e);
+    Tensor off = arena.allocate(DType.I32, e + 1L);
+    Tensor sl = arena.allocate(DType.I32, t, k);
+    Tensor pm = arena.allocate(DType.I32, t * k);
+    int n = backend.moeDispatch(id, e, 0, routed, off, sl, pm); // n = T * k: nothing dropped
+    Tensor xpb = arena.allocate(dt, n, d);
+    Tensor h1b = arena.allocate(dt, n, h);
+    Tensor h3b = w3 == null ? null : arena.allocate(dt, n, h);
+    Tensor actb = arena.allocate(dt, n, h);
+    Tensor ypb = arena.allocate(dt, n, d);
+    backend.moeGather(x, pm.slice(0, 0, n), k, xpb);
+    runExperts(off.toIntArray(), xpb, h1b, h3b, actb, ypb, p1, p3, p2);
+    Tensor out = arena.allocate(dt, t, d);
+    backend.moeCombine(ypb, sl, w, out);
+    return out;
+  }
+
+  private void gemmF32(Tensor x, Tensor w, Tensor y) {
+    backend.gemm(false, true, 1f, x, w, 0f, y);
   }
 
   /** Switch balance loss (f constant) and z-loss; keeps lse [T] for the z-loss gradient. */

@@ -9,9 +9,10 @@ import dev.iteralite.tensor.DType;
 import dev.iteralite.tensor.Tensor;
 
 /**
- * Single-sequence decoding of a {@link TransformerModel} over a {@link QuantizedModel}: every
- * compressed matrix runs through the quantised kernels, every matrix the plan kept in F32 through
- * the F32 ones, and the norms stay F32.
+ * Single-sequence decoding of a {@link TransformerModel} over a {@link QuantizedModel}, or over
+ * the model's own F32 weights when there is none (the F32 model's session, so both prefill the same
+ * way): every compressed matrix runs through the quantised kernels, every matrix the plan kept in
+ * F32 through the F32 ones, and the norms stay F32.
  *
  * <p>A step is allocation-free: it reuses a {@link KvCache}'s buffers and {@link
  * Transformer#attend}, so the attention is exactly the F32 decoder's; a compressed embedding row
@@ -70,7 +71,7 @@ final class QuantizedTransformerDecoder implements DecodeSession {
     this.cache = inference.newCache();
     try {
       embedding = f32("tok_embeddings");
-      compressedEmbedding = compressed.matrix("tok_embeddings");
+      compressedEmbedding = compressed == null ? null : compressed.matrix("tok_embeddings");
       embeddingRowBytes = compressedEmbedding == null ? 0 : compressedEmbedding.format().rowBytes(d);
       classifier = matrix(compressed, config.sharedClassifier() ? "tok_embeddings" : "output");
       finalNorm = f32("norm");
@@ -115,7 +116,7 @@ final class QuantizedTransformerDecoder implements DecodeSession {
   }
 
   private Matrix matrix(QuantizedModel compressed, String name) {
-    return new Matrix(compressed.matrix(name), f32(name));
+    return new Matrix(compressed == null ? null : compressed.matrix(name), f32(name));
   }
 
   /** One weight matrix [rows, cols]: its compressed copy when there is one, otherwise the F32 parameter. */

@@ -317,13 +317,13 @@ public final class TransformerModel implements CompressibleModel {
 
   /**
    * A decoding session: on the CPU backend with F32 weights, {@link Transformer} with a {@link
-   * KvCache} (a prefill steps through the prompt); otherwise (reference backend, F64) a slow session
+   * KvCache}, the prompt prefilled in one pass of GEMMs and causal attention; otherwise (reference backend, F64) a slow session
    * that reruns the training forward over the whole context for every token.
    */
   @Override
   public DecodeSession newSession() {
     if (backend instanceof CpuBackend && params.dtype() == DType.F32) {
-      return new KvSession(inference());
+      return new QuantizedTransformerDecoder(this, inference(), null);
     }
     return new RecomputeSession();
   }
@@ -400,53 +400,6 @@ public final class TransformerModel implements CompressibleModel {
   void checkRoom(int position) {
     if (position >= config.seqLen()) {
       throw new IllegalStateException("TransformerModel: the context is full (" + position + " = seqLen tokens)");
-    }
-  }
-
-  private final class KvSession implements DecodeSession {
-    private final Transformer model;
-    private final KvCache cache;
-    private int position;
-
-    KvSession(Transformer model) {
-      this.model = model;
-      this.cache = model.newCache();
-    }
-
-    @Override
-    public float[] prefill(int[] prompt) {
-      checkPrompt(prompt);
-      position = 0;
-      float[] logits = null;
-      for (int t : prompt) {
-        logits = model.forward(t, position, cache);
-        position++;
-      }
-      return logits;
-    }
-
-    @Override
-    public float[] step(int token) {
-      checkToken(token);
-      checkRoom(position);
-      float[] logits = model.forward(token, position, cache);
-      position++;
-      return logits;
-    }
-
-    @Override
-    public int position() {
-      return position;
-    }
-
-    @Override
-    public int vocabSize() {
-      return config.vocabSize();
-    }
-
-    @Override
-    public void close() {
-      cache.close();
     }
   }
 

@@ -71,6 +71,7 @@ void quantize_activations(const QuantKernels& k, int fmt, int64_t M, int64_t K, 
 void rows_dot(const QuantKernels& k, int fmt, int64_t n0, int64_t n1, int64_t K,
               const uint8_t* W, int64_t rb, const ActBuffer& act, const float* x, float* y) {
   if (is_float16(fmt)) k.fdot_rows(fmt, n0, n1, K, W, rb, x, y);
+  else if (k.q4_0_gemv_rows && fmt == ITERA_QFMT_Q4_0) k.q4_0_gemv_rows(n0, n1, K, W, rb, act.row(0, K), y);
   else {
     const QAct a = act.row(0, K);
     k.qgemm_rows(fmt, n0, n1, K, W, rb, 1, &a, y, 0);
@@ -157,6 +158,16 @@ int itera_qgemm(int fmt, int64_t M, int64_t N, int64_t K, const float* X, int64_
   const uint8_t* w = static_cast<const uint8_t*>(W);
   std::vector<QAct> rows(static_cast<size_t>(f16 ? 0 : M));
   for (int64_t m = 0; m < int64_t(rows.size()); ++m) rows[size_t(m)] = act.row(m, K);
+  if (k.qgemm_packed && (fmt == ITERA_QFMT_Q8_0 || fmt == ITERA_QFMT_Q4_0) &&
+      M >= itera::quant::kPackedMinRows) {
+    // Each thread repacks its panels into its own scratch once and runs every activation row
+    // over them; one panel is the unit of the split (an equal share of repacking each).
+    constexpr int64_t P = itera::quant::kPackedRows;
+    itera::parallel_for((N + P - 1) / P, 1, [&](int64_t p0, int64_t p1) {
+      k.qgemm_packed(fmt, p0 * P, std::min(N, p1 * P), K, w, rb, M, rows.data(), Y, ldy);
+    });
+    return ITERA_OK;
+  }
   // Row panels small enough to stay in cache while every activation row passes over them.
   const int64_t panel = std::max<int64_t>(4, std::min<int64_t>(64, kGemmPanelBytes / rb)) & ~int64_t(3);
   const int64_t panels = (N + panel - 1) / panel;

@@ -19,6 +19,9 @@ struct Q {
   };
   static constexpr int kTileM = 4;
   static constexpr int kGemvRows = 4;
+  // No specialised Q8_0 / Q4_0 kernels: the generic tiles serve every format.
+  static constexpr decltype(quant::QuantKernels::qgemm_packed) qgemm_packed = nullptr;
+  static constexpr decltype(quant::QuantKernels::q4_0_gemv_rows) q4_0_gemv_rows = nullptr;
 
   static W w_s8(const uint8_t* p) {
     W w;

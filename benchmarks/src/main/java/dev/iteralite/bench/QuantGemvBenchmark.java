@@ -41,6 +41,14 @@ import org.openjdk.jmh.runner.options.CommandLineOptions;
  * java -cp benchmarks.jar dev.iteralite.bench.QuantGemvBenchmark -wi 2 -i 5 -w 300ms -r 300ms
  * java -cp benchmarks.jar dev.iteralite.bench.QuantGemvBenchmark -p shape=1x4096x4096 -p threads=1
  * </pre>
+ *
+ * <p>The comparison with ggml's CPU backend (issue 5: decode 1x1024x1024 and prefill 512x1024x1024
+ * of Q8_0 and Q4_0 on 2 threads):
+ *
+ * <pre>
+ * java -cp benchmarks.jar dev.iteralite.bench.QuantGemvBenchmark -p format=Q8_0,Q4_0 \
+ *     -p shape=1x1024x1024,512x1024x1024 -p threads=2
+ * </pre>
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

@@ -37,8 +37,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * (activations quantised on the fly to int8 blocks) must match the specification's
  * dequantise-then-double product within a normalised error set by the activation rounding. The
  * specification itself is checked against a Java double product of its own dequantised weights.
- * Odd N, K a multiple of the block, M = 1, 3 and 17, row-strided inputs and outputs, NaN-poisoned
- * outputs and padding.
+ * Odd N, K a multiple of the block, M = 1, 2, 3, 17 and 23, row-strided inputs and outputs,
+ * NaN-poisoned outputs and padding.
  */
 class QuantKernelTest {
   static final CpuBackend CPU = Backends.cpu();
@@ -81,7 +81,13 @@ class QuantKernelTest {
   /** N (odd), K, M, pad of the row strides. */
   record Shape(int n, int k, int m, int pad) {}
 
-  static final Shape[] SHAPES = {new Shape(37, 384, 1, 0), new Shape(129, 256, 3, 3), new Shape(5, 128, 17, 1)};
+  /**
+   * The last two are for the AVX-512 packed GEMM (panels of 32 weight rows, register tiles of 4
+   * activation rows): 77 rows end in a 13-row panel and 23 activation rows in a 3-row tile; 33
+   * rows leave a panel with one row (its second 16-row half empty) and M = 2 has only a 2-row tile.
+   */
+  static final Shape[] SHAPES = {new Shape(37, 384, 1, 0), new Shape(129, 256, 3, 3), new Shape(5, 128, 17, 1),
+      new Shape(77, 384, 23, 2), new Shape(33, 128, 2, 1)};
 
   static Stream<Arguments> cases() {
     List<Arguments> out = new ArrayList<>();
@@ -157,13 +163,14 @@ class QuantKernelTest {
     Random rnd = new Random(99);
     try (Arena arena = Arena.open()) {
       Tensor w = matrix(arena, rnd, n, k, 0, 1.0);
-      Tensor x = matrix(arena, rnd, 4, k, 0, 1.0);
-      Tensor ySpec = arena.allocate(DType.F32, 4, n);
+      // 6 rows: one full register tile of the packed GEMM and a 2-row rest, on each thread
+      Tensor x = matrix(arena, rnd, 6, k, 0, 1.0);
+      Tensor ySpec = arena.allocate(DType.F32, 6, n);
       try (QuantizedMatrix q = QuantizedMatrix.quantize(f, w)) {
-        assertEquals(0, IteraNative.itera_qgemm_ref(f.nativeCode(), 4, n, k, x.address(), k, q.address(), ySpec.address(), n));
+        assertEquals(0, IteraNative.itera_qgemm_ref(f.nativeCode(), 6, n, k, x.address(), k, q.address(), ySpec.address(), n));
         for (Isa isa : KernelParityTest.isas()) {
           CPU.setIsa(isa);
-          Tensor y = poison(arena.allocate(DType.F32, 4, n));
+          Tensor y = poison(arena.allocate(DType.F32, 6, n));
           q.gemm(x, y);
           assertClose(isa + " " + f.id() + " gemm", y, ySpec, tolerance(f));
           Tensor y1 = poison(arena.allocate(DType.F32, n));

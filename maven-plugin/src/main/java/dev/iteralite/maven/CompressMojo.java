@@ -55,7 +55,8 @@ import org.apache.maven.plugins.annotations.Parameter;
  *   <li>{@code targetBits} and/or {@code searchMaxPerplexityIncrease}: a {@link MixedPrecisionSearch}
  *       plan, variant {@code mixed};
  *   <li>{@code pruneExperts} / {@code pruneChannels}: structured pruning with a {@code recoverySteps}
- *       fine-tune, variants {@code pruned-experts} / {@code pruned-channels};
+ *       fine-tune, variants {@code pruned-experts} / {@code pruned-channels}, and with both {@code
+ *       pruned} (experts, then channels, one fine-tune: the smallest dense model);
  *   <li>{@code distillDModel}: a smaller Itera-Lite student distilled from the model, variant {@code distilled};
  *   <li>{@code trimVocabulary}: the vocabulary cut to the ids a corpus uses, variant {@code trimmed-vocab}.
  * </ul>
@@ -553,6 +554,9 @@ public class CompressMojo extends AbstractIteraMojo {
     if (pruneChannels != null) {
       names.add("pruned-channels");
     }
+    if (pruneExperts != null && pruneChannels != null) {
+      names.add("pruned");
+    }
     if (distillDModel != null) {
       names.add("distilled");
     }
@@ -818,6 +822,24 @@ public class CompressMojo extends AbstractIteraMojo {
           recovered(r.lossAfterRecovery(), r.recoverySteps())));
       variants.add(new Variant("pruned-channels", "prune channels " + r.innerBefore() + "->" + r.innerAfter(), p.model(),
           tok, null));
+    }
+    if (pruneExperts != null && pruneChannels != null) {
+      // Both cuts on one model: the experts go first (no fine-tune in between), the channel scores
+      // are then measured on the model that will actually be shipped, and one recovery follows.
+      IteraLiteModel m = iteraLite(model, "pruneExperts");
+      ExpertPruner.Pruned e = ExpertPruner.prune(m, m.config().experts() - pruneExperts, calibration(trainIds, tok, m),
+          calibration(trainIds, tok, m), calibrationWindow(m), null, null);
+      open.add(e);
+      IteraLiteModel em = e.model();
+      ChannelPruner.Pruned p = ChannelPruner.prune(em, pruneChannels, calibration(trainIds, tok, em),
+          calibration(trainIds, tok, em), calibrationWindow(em), recovery(em), TokenSequence.of(trainIds, tok.vocabSize()));
+      open.add(p);
+      ChannelPruner.Report r = p.report();
+      getLog().info(String.format(Locale.ROOT, "pruned experts %d -> %d and channels %d -> %d: calibration loss %.4f -> "
+          + "%.4f%s", e.report().expertsBefore(), e.report().expertsAfter(), r.innerBefore(), r.innerAfter(),
+          e.report().lossBefore(), r.lossAfterPrune(), recovered(r.lossAfterRecovery(), r.recoverySteps())));
+      variants.add(new Variant("pruned", "prune experts " + e.report().expertsBefore() + "->" + e.report().expertsAfter()
+          + ", channels " + r.innerBefore() + "->" + r.innerAfter(), p.model(), tok, null));
     }
     if (distillDModel != null) {
       IteraLiteModel student = new IteraLiteModel(backend, studentConfig(model), DType.F32, seed);

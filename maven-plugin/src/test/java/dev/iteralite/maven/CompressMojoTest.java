@@ -257,12 +257,14 @@ class CompressMojoTest {
     m.execute();
 
     Path out = dir.resolve("target/itera/compressed");
-    List<String> variants = List.of("q8_0", "q4_0", "mixed", "pruned-experts", "pruned-channels", "distilled", "trimmed-vocab");
+    List<String> variants = List.of("q8_0", "q4_0", "mixed", "pruned-experts", "pruned-channels", "pruned", "distilled",
+        "trimmed-vocab");
     try (Checkpoint.Loaded q8 = Checkpoint.load(out.resolve("q8_0"), Backends.select());
         Checkpoint.Loaded q4 = Checkpoint.load(out.resolve("q4_0"), Backends.select());
         Checkpoint.Loaded mixed = Checkpoint.load(out.resolve("mixed"), Backends.select());
         Checkpoint.Loaded experts = Checkpoint.load(out.resolve("pruned-experts"), Backends.select());
         Checkpoint.Loaded channels = Checkpoint.load(out.resolve("pruned-channels"), Backends.select());
+        Checkpoint.Loaded both = Checkpoint.load(out.resolve("pruned"), Backends.select());
         Checkpoint.Loaded student = Checkpoint.load(out.resolve("distilled"), Backends.select());
         Checkpoint.Loaded trimmed = Checkpoint.load(out.resolve("trimmed-vocab"), Backends.select())) {
       assertEquals(WeightFormat.Q8_0, assertInstanceOf(QuantizedModel.class, q8.model()).formatOf("embed.weight"));
@@ -271,6 +273,11 @@ class CompressMojoTest {
       assertTrue(mq.bitsPerWeight() <= 7.001, "the search met its size target: " + mq.bitsPerWeight());
       assertEquals(2, ((IteraLiteConfig) experts.model().config()).experts());
       assertEquals(128, ((IteraLiteConfig) channels.model().config()).dInner());
+      IteraLiteConfig bothConfig = (IteraLiteConfig) both.model().config();
+      assertEquals(2, bothConfig.experts());
+      assertEquals(128, bothConfig.dInner());
+      assertTrue(both.model().parameters().parameterCount() < Math.min(experts.model().parameters().parameterCount(),
+          channels.model().parameters().parameterCount()), "both cuts give the smallest pruned model");
       assertEquals(32, ((IteraLiteConfig) student.model().config()).dModel());
       assertTrue(trimmed.model().vocabSize() < 256 && trimmed.tokenizer().vocabSize() == trimmed.model().vocabSize(),
           "the corpus uses fewer than 256 byte values");

@@ -166,6 +166,14 @@ public class CompressMojo extends AbstractIteraMojo {
   @Parameter(property = PropertyNames.COMPRESS_RECOVERY_STEPS, defaultValue = "100")
   long recoverySteps;
 
+  /**
+   * Peak learning rate of the recovery fine-tune. A trained model sits in a minimum its training
+   * reached at a small final rate; a fresh-training rate (1e-3 and up) throws it out again, so the
+   * default is 3e-4.
+   */
+  @Parameter(property = PropertyNames.COMPRESS_RECOVERY_LR, defaultValue = "3e-4")
+  double recoveryLr;
+
   /** Distillation: the student's model width; setting it adds the variant {@code distilled}. */
   @Parameter(property = PropertyNames.COMPRESS_DISTILL_D_MODEL)
   Integer distillDModel;
@@ -428,6 +436,10 @@ public class CompressMojo extends AbstractIteraMojo {
     if (recoverySteps < 0) {
       throw new ConfigurationProblem("recoverySteps", "must be >= 0, got " + recoverySteps, "use 0 for no fine-tune");
     }
+    if (!(recoveryLr > 0 && recoveryLr < 1)) {
+      throw new ConfigurationProblem("recoveryLr", "must be in (0, 1), got " + recoveryLr,
+          "set e.g. <recoveryLr>3e-4</recoveryLr> (-D" + PropertyNames.COMPRESS_RECOVERY_LR + "=3e-4)");
+    }
     if (distillDModel != null) {
       positive("distillDModel", distillDModel, PropertyNames.COMPRESS_DISTILL_D_MODEL, "64");
       if (distillLayers != null) {
@@ -581,7 +593,7 @@ public class CompressMojo extends AbstractIteraMojo {
     s.put("precisionPlan", String.valueOf(precisionPlan));
     s.put("search", targetBits + "/" + searchMaxPerplexityIncrease + "/" + searchHigh + "/" + searchLow);
     s.put("calibration", calibrationWindows + "x" + calibrationWindowLength);
-    s.put("prune", pruneExperts + "/" + pruneChannels + "/" + recoverySteps);
+    s.put("prune", pruneExperts + "/" + pruneChannels + "/" + recoverySteps + "/" + recoveryLr);
     s.put("distill", distillDModel + "/" + distillLayers + "/" + distillSteps + "/" + distillAlpha + "/" + distillTemperature);
     s.put("trim", trimVocabulary + "/" + (vocabularyCorpus != null));
     s.put("seed", Long.toString(seed));
@@ -997,7 +1009,7 @@ public class CompressMojo extends AbstractIteraMojo {
     if (recoverySteps == 0) {
       return null;
     }
-    return TrainingConfig.builder().seed(seed).batchSize(8).seqLen(Math.min(64, m.maxSequenceLength())).peakLr(2e-3)
+    return TrainingConfig.builder().seed(seed).batchSize(8).seqLen(Math.min(64, m.maxSequenceLength())).peakLr(recoveryLr)
         .warmupSteps(Math.min(recoverySteps - 1, recoverySteps / 10)).totalSteps(recoverySteps).lrFloorFraction(0.1)
         .weightDecay(0.1).clipNorm(1.0).build();
   }

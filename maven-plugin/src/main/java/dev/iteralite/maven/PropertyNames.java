@@ -55,6 +55,7 @@ public final class PropertyNames {
   public static final String COMPRESS_PRUNE_EXPERTS = "itera.compress.pruneExperts";
   public static final String COMPRESS_PRUNE_CHANNELS = "itera.compress.pruneChannels";
   public static final String COMPRESS_RECOVERY_STEPS = "itera.compress.recoverySteps";
+  public static final String COMPRESS_RECOVERY_LR = "itera.compress.recoveryLr";
   public static final String COMPRESS_DISTILL_D_MODEL = "itera.compress.distillDModel";
   public static final String COMPRESS_DISTILL_LAYERS = "itera.compress.distillLayers";
   public static final String COMPRESS_DISTILL_STEPS = "itera.compress.distillSteps";

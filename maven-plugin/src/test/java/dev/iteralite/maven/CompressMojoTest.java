@@ -60,6 +60,7 @@ class CompressMojoTest {
     m.calibrationWindows = 8;
     m.calibrationWindowLength = 64;
     m.recoverySteps = 100;
+    m.recoveryLr = 3e-4;
     m.distillSteps = 200;
     m.distillAlpha = 0.5;
     m.distillTemperature = 2.0;
@@ -132,6 +133,10 @@ class CompressMojoTest {
     m.recoverySteps = -1;
     assertTrue(problem(m).startsWith("<recoverySteps>: must be >= 0"), problem(m));
     m.recoverySteps = 0;
+    m.recoveryLr = 0;
+    assertTrue(problem(m).startsWith("<recoveryLr>: must be in (0, 1), got 0.0")
+        && problem(m).contains("-Ditera.compress.recoveryLr="), problem(m));
+    m.recoveryLr = 3e-4;
 
     m.targetBits = 40.0;
     assertTrue(problem(m).startsWith("<targetBits>: must be in (0, 32) bits per parameter, got 40.0"), problem(m));

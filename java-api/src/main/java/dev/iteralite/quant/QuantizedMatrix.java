@@ -25,6 +25,9 @@ import java.util.Objects;
  */
 public final class QuantizedMatrix implements AutoCloseable {
   private final WeightFormat format;
+  // Built once: decoding calls gemv/gemm per matrix per token, and the names only serve messages.
+  private final String gemvOp;
+  private final String gemmOp;
   private final long rows;
   private final long cols;
   private final long rowBytes;
@@ -32,6 +35,8 @@ public final class QuantizedMatrix implements AutoCloseable {
 
   private QuantizedMatrix(WeightFormat format, long rows, long cols, Tensor data) {
     this.format = format;
+    this.gemvOp = "QuantizedMatrix.gemv(" + format.id() + ")";
+    this.gemmOp = "QuantizedMatrix.gemm(" + format.id() + ")";
     this.rows = rows;
     this.cols = cols;
     this.rowBytes = format.rowBytes(cols);
@@ -216,7 +221,7 @@ public final class QuantizedMatrix implements AutoCloseable {
    * not overlapping {@code x}.
    */
   public void gemv(Tensor x, Tensor y) {
-    String op = "QuantizedMatrix.gemv(" + format.id() + ")";
+    String op = gemvOp;
     checkOpen(op);
     vector(op, "x", x, cols);
     vector(op, "y", y, rows);
@@ -230,7 +235,7 @@ public final class QuantizedMatrix implements AutoCloseable {
    * overlap {@code x}.
    */
   public void gemm(Tensor x, Tensor y) {
-    String op = "QuantizedMatrix.gemm(" + format.id() + ")";
+    String op = gemmOp;
     checkOpen(op);
     long ldx = matrixStride(op, "x", x, -1, cols);
     long m = x.dim(0);

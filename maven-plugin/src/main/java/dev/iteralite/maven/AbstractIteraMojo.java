@@ -3,7 +3,11 @@ package dev.iteralite.maven;
 import dev.iteralite.backend.Backend;
 import dev.iteralite.backend.Backends;
 import dev.iteralite.backend.CpuBackend;
+import dev.iteralite.checkpoint.Checkpoint;
 import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
 import org.apache.maven.plugin.AbstractMojo;
 import org.apache.maven.plugin.MojoExecutionException;
 import org.apache.maven.plugin.MojoFailureException;
@@ -133,5 +137,46 @@ public abstract class AbstractIteraMojo extends AbstractMojo {
         throw new MojoExecutionException("itera:" + goal() + " failed: " + e, e);
       }
     }
+  }
+
+  // ---------------------------------------------------- goals that work on a trained checkpoint
+
+  /** The trained run a goal reads: {@code <checkpoint>}, else the train goal's output for {@code name}. */
+  Path trainedCheckpointRoot(String name, File checkpointsDirectory) {
+    return checkpoint != null ? checkpoint.toPath() : checkpointsDirectory.toPath().resolve(name);
+  }
+
+  /**
+   * Checks that a goal working on a trained checkpoint (evaluate, compress) is given one: no preset
+   * or llama2.c model ({@code refusal} says what the goal does instead), and {@code <checkpoint>} or
+   * the trained model's {@code name} naming an existing folder.
+   */
+  void requireTrainedCheckpoint(String refusal, String name, File checkpointsDirectory) throws ConfigurationProblem {
+    if ((preset != null && !preset.isBlank()) || llama2cCheckpoint != null || llama2cTokenizer != null) {
+      String e = preset != null && !preset.isBlank() ? "preset" : llama2cCheckpoint != null ? "llama2cCheckpoint"
+          : "llama2cTokenizer";
+      throw new ConfigurationProblem(e, refusal, "remove <" + e + "> and set <checkpoint> or the trained model's <name>");
+    }
+    if (checkpoint == null && (name == null || name.isBlank() || checkpointsDirectory == null)) {
+      throw new ConfigurationProblem("checkpoint", "no checkpoint is configured",
+          "set <checkpoint> (-D" + PropertyNames.CHECKPOINT + "=...) or the trained model's <name>");
+    }
+    Path root = trainedCheckpointRoot(name, checkpointsDirectory);
+    if (!Files.isDirectory(root)) {
+      throw new ConfigurationProblem(checkpoint != null ? "checkpoint" : "name", "there is no checkpoint at " + root,
+          checkpoint != null ? "point <checkpoint> at a training run's root or one checkpoint folder"
+              : "run itera:train for '" + name + "' first, or set <checkpoint>");
+    }
+  }
+
+  /** Parses a {@code <which>} element: {@code best} or {@code last} ({@code property} names its -D form). */
+  static Checkpoint.Which parseWhich(String which, String property) throws ConfigurationProblem {
+    String w = which == null ? "" : which.trim().toLowerCase(Locale.ROOT);
+    return switch (w) {
+      case "best" -> Checkpoint.Which.BEST;
+      case "last" -> Checkpoint.Which.LAST;
+      default -> throw new ConfigurationProblem("which", "'" + which + "' is not best or last",
+          "use <which>best</which> or <which>last</which> (-D" + property + "=best)");
+    };
   }
 }

@@ -276,36 +276,16 @@ public class CompressMojo extends AbstractIteraMojo {
 
   /** The checkpoint compressed: {@code <checkpoint>}, else the train goal's output for {@code name}. */
   Path checkpointRoot() {
-    return checkpoint != null ? checkpoint.toPath() : checkpointsDirectory.toPath().resolve(name);
+    return trainedCheckpointRoot(name, checkpointsDirectory);
   }
 
   @Override
   void validateModels() throws ConfigurationProblem {
-    if ((preset != null && !preset.isBlank()) || llama2cCheckpoint != null || llama2cTokenizer != null) {
-      String e = preset != null && !preset.isBlank() ? "preset" : llama2cCheckpoint != null ? "llama2cCheckpoint"
-          : "llama2cTokenizer";
-      throw new ConfigurationProblem(e, "the compress goal compresses a trained Itera-Lite checkpoint",
-          "remove <" + e + "> and set <checkpoint> or the trained model's <name>");
-    }
-    if (checkpoint == null && (name == null || name.isBlank() || checkpointsDirectory == null)) {
-      throw new ConfigurationProblem("checkpoint", "no checkpoint is configured",
-          "set <checkpoint> (-D" + PropertyNames.CHECKPOINT + "=...) or the trained model's <name>");
-    }
-    if (!Files.isDirectory(checkpointRoot())) {
-      throw new ConfigurationProblem(checkpoint != null ? "checkpoint" : "name", "there is no checkpoint at "
-          + checkpointRoot(), checkpoint != null ? "point <checkpoint> at a training run's root or one checkpoint folder"
-              : "run itera:train for '" + name + "' first, or set <checkpoint>");
-    }
+    requireTrainedCheckpoint("the compress goal compresses a trained Itera-Lite checkpoint", name, checkpointsDirectory);
   }
 
   Checkpoint.Which whichCheckpoint() throws ConfigurationProblem {
-    String w = which == null ? "" : which.trim().toLowerCase(Locale.ROOT);
-    return switch (w) {
-      case "best" -> Checkpoint.Which.BEST;
-      case "last" -> Checkpoint.Which.LAST;
-      default -> throw new ConfigurationProblem("which", "'" + which + "' is not best or last",
-          "use <which>best</which> or <which>last</which> (-D" + PropertyNames.COMPRESS_WHICH + "=best)");
-    };
+    return parseWhich(which, PropertyNames.COMPRESS_WHICH);
   }
 
   /**

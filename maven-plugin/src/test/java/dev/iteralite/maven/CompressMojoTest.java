@@ -36,13 +36,7 @@ class CompressMojoTest {
   @TempDir Path dir;
 
   Path corpus() throws Exception {
-    Path f = dir.resolve("corpus.txt");
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < 200; i++) {
-      b.append("The quick brown fox jumps over the lazy dog number ").append(i % 17).append(".\n");
-    }
-    Files.writeString(f, b);
-    return f;
+    return TrainEvaluateReportMojoTest.corpus(dir);
   }
 
   /** A compress goal with the defaults Maven would inject. */

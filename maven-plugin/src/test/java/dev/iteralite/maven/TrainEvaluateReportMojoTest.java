@@ -46,6 +46,11 @@ class TrainEvaluateReportMojoTest {
   }
 
   Path corpus() throws Exception {
+    return corpus(dir);
+  }
+
+  /** A small repetitive English corpus in {@code dir}/corpus.txt (the plugin tests share it). */
+  static Path corpus(Path dir) throws Exception {
     Path f = dir.resolve("corpus.txt");
     StringBuilder b = new StringBuilder();
     for (int i = 0; i < 200; i++) {

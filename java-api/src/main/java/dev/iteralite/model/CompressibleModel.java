@@ -11,7 +11,7 @@ import java.util.List;
 public interface CompressibleModel extends CausalLm {
   /**
    * The names of the compressible matrices, in a fixed order: the names {@link PrecisionPlan}
-   * rules match and compressed checkpoints record.
+   * rules match and compressed checkpoints record (unmodifiable).
    */
   List<String> compressibleMatrices();
 

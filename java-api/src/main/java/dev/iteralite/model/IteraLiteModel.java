@@ -188,6 +188,16 @@ public final class IteraLiteModel implements CompressibleModel {
    */
   @Override
   public List<String> compressibleMatrices() {
+    if (compressibleNames == null) {
+      compressibleNames = List.copyOf(listCompressibleMatrices());
+    }
+    return compressibleNames;
+  }
+
+  // The layout is fixed by the configuration; parameterOf and the compressed checkpoints look names up often.
+  private List<String> compressibleNames;
+
+  private List<String> listCompressibleMatrices() {
     List<String> names = new ArrayList<>();
     names.add("embed.weight");
     for (int i = 0; i < config.nLayers(); i++) {

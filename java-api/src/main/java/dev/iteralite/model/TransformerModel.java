@@ -337,6 +337,16 @@ public final class TransformerModel implements CompressibleModel {
    */
   @Override
   public List<String> compressibleMatrices() {
+    if (compressibleNames == null) {
+      compressibleNames = List.copyOf(listCompressibleMatrices());
+    }
+    return compressibleNames;
+  }
+
+  // The layout is fixed by the configuration; parameterOf and the compressed checkpoints look names up often.
+  private List<String> compressibleNames;
+
+  private List<String> listCompressibleMatrices() {
     List<String> names = new ArrayList<>();
     names.add("tok_embeddings");
     for (int l = 0; l < config.nLayers(); l++) {

@@ -43,12 +43,18 @@ int main(int argc, char** argv) {
   struct Case { int fmt; const char* name; int64_t M, N, K; };
   // Default: the decode and prefill shapes of the ggml comparison; a third argument M instead
   // runs M x 1024 x 1024 (e.g. to find where the packed GEMM starts to pay).
-  std::vector<Case> cases = {{ITERA_QFMT_Q8_0, "Q8_0", 1, 1024, 1024}, {ITERA_QFMT_Q4_0, "Q4_0", 1, 1024, 1024},
-                             {ITERA_QFMT_Q8_0, "Q8_0", 512, 1024, 1024}, {ITERA_QFMT_Q4_0, "Q4_0", 512, 1024, 1024}};
+  // Each format in its base layout and in the row-interleaved one QuantizedMatrix keeps (_R16).
+  const Case formats[] = {{ITERA_QFMT_Q8_0, "Q8_0", 0, 0, 0}, {ITERA_QFMT_Q8_0_R16, "Q8_0r", 0, 0, 0},
+                          {ITERA_QFMT_Q4_0, "Q4_0", 0, 0, 0}, {ITERA_QFMT_Q4_0_R16, "Q4_0r", 0, 0, 0}};
+  std::vector<int64_t> ms = {1, 512};
+  int64_t n_rows = 1024;
   if (argc > 3) {
-    const int64_t M = std::atoll(argv[3]), N = argc > 4 ? std::atoll(argv[4]) : 1024;
-    cases = {{ITERA_QFMT_Q8_0, "Q8_0", M, N, 1024}, {ITERA_QFMT_Q4_0, "Q4_0", M, N, 1024}};
+    ms = {std::atoll(argv[3])};
+    if (argc > 4) n_rows = std::atoll(argv[4]);
   }
+  std::vector<Case> cases;
+  for (int64_t m : ms)
+    for (const Case& f : formats) cases.push_back({f.fmt, f.name, m, n_rows, 1024});
   std::mt19937 rng(42);
   std::normal_distribution<float> g(0.0f, 1.0f);
   std::printf("isa %d, threads %d, %s time\n", itera_get_isa(), itera_get_num_threads(),
@@ -80,7 +86,7 @@ int main(int argc, char** argv) {
         now = done;
         if (now - window_start >= 1.0) {
           std::sort(window.begin(), window.end());
-          std::printf("%-5s %4lldx%lldx%lld  sustained: 1 s window median %9.2f us %7.1f GFLOP/s (%zu calls)\n",
+          std::printf("%-6s %4lldx%lldx%lld  sustained: 1 s window median %9.2f us %7.1f GFLOP/s (%zu calls)\n",
                       c.name, (long long)c.M, (long long)c.N, (long long)c.K, window[window.size() / 2] * 1e6,
                       flop / window[window.size() / 2] * 1e-9, window.size());
           window.clear();
@@ -96,7 +102,7 @@ int main(int argc, char** argv) {
       best_cpu = std::min(best_cpu, (c1 - c0) / reps);
       best_wall = std::min(best_wall, (w1 - w0) / reps);
     }
-    std::printf("%-5s %4lldx%lldx%lld  cpu %9.2f us  %7.1f GFLOP/s   (wall %9.2f us %7.1f GFLOP/s)  rel.err %.2e\n",
+    std::printf("%-6s %4lldx%lldx%lld  cpu %9.2f us  %7.1f GFLOP/s   (wall %9.2f us %7.1f GFLOP/s)  rel.err %.2e\n",
                 c.name, (long long)c.M, (long long)c.N, (long long)c.K, best_cpu * 1e6, flop / best_cpu * 1e-9,
                 best_wall * 1e6, flop / best_wall * 1e-9, std::sqrt(num / den));
     if (!(std::sqrt(num / den) <= 2e-2)) {

@@ -541,6 +541,20 @@ void itera_rope_backward_ref(int64_t R, int64_t L, int64_t n_heads, int64_t hs, 
 #define ITERA_QFMT_INT4_G128 8
 #define ITERA_QFMT_NF4 9
 #define ITERA_QFMT_NF4_DQ 10
+/*
+ * Row-interleaved in-memory layouts of Q8_0 and Q4_0, for the fast kernels: the same blocks and
+ * the same byte count (N x row_bytes of the base format), with the rows in groups of 16. A group
+ * of 16 rows (16 x row_bytes bytes, groups back to back) holds first the fp16 scales of its rows,
+ * block by block ([K/32][16] x 2 bytes), then their weights block by block in 4-byte steps
+ * ([K/32][step][16][4] bytes; Q8_0: 8 steps of int8 stored +128 as uint8, i.e. the ggml byte
+ * XOR 0x80; Q4_0: 4 steps of the ggml qs bytes as they are). One 64-byte line then holds the same
+ * 4 weights of 16 rows, which one vpdpbusd multiplies by 4 activations broadcast. The last
+ * N mod 16 rows follow the groups in the base layout. itera_quant_relayout converts between a
+ * base format and its interleaved layout (checkpoints store the base format); every function of
+ * this section accepts both.
+ */
+#define ITERA_QFMT_Q8_0_R16 11
+#define ITERA_QFMT_Q4_0_R16 12
 
 /* K must be a positive multiple of this; 0 for an unknown format. */
 int64_t itera_quant_block_size(int fmt);
@@ -556,6 +570,12 @@ int itera_dequantize_ref(int fmt, int64_t N, int64_t K, const void* src, float* 
 /* Checks stored bytes: every scale finite (and non-negative where the format says so) and every
  * INT4 zero point in [0, 15]. Returns ITERA_OK or ITERA_ERR_BAD_ARGUMENT. */
 int itera_quant_check(int fmt, int64_t N, int64_t K, const void* W);
+/* dst = W in layout dst_fmt, W = src in layout src_fmt: a base format and its _R16 layout, either
+ * way round (or the same format: a copy). src and dst must not overlap. */
+int itera_quant_relayout(int src_fmt, int dst_fmt, int64_t N, int64_t K, const void* src,
+                         void* dst);
+/* dst [K] = row `row` (0 <= row < N) of W, dequantised (an embedding lookup in any layout). */
+int itera_dequantize_row(int fmt, int64_t N, int64_t K, const void* W, int64_t row, float* dst);
 /* y[n] = sum_k W[n, k] x[k], n < N (y written, never read). */
 int itera_qgemv(int fmt, int64_t N, int64_t K, const void* W, const float* x, float* y);
 int itera_qgemv_ref(int fmt, int64_t N, int64_t K, const void* W, const float* x, float* y);

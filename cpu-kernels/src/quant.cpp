@@ -78,6 +78,32 @@ void rows_dot(const QuantKernels& k, int fmt, int64_t n0, int64_t n1, int64_t K,
   }
 }
 
+// Y [M, N] = X . W^T for an _R16 layout, the activations already quantised into `x`: the full
+// groups through the table's interleaved kernel (or, where the ISA has none, each group gathered
+// back into base rows for qgemm_rows), split across the pool; the tail rows as base rows.
+void r16_product(const QuantKernels& k, int fmt, int64_t M, int64_t N, int64_t K, const uint8_t* W,
+                 const QAct* x, float* Y, int64_t ldy) {
+  using itera::quant::kR16Rows;
+  const int base = itera::quant::base_format(fmt);
+  const int64_t rb = itera::quant::row_bytes(fmt, K);
+  const int64_t groups = N / kR16Rows;
+  const int64_t grain = M == 1 ? std::max<int64_t>(1, kMinBytesPerPart / (kR16Rows * rb)) : 1;
+  itera::parallel_for(groups, grain, [&](int64_t g0, int64_t g1) {
+    if (k.qgemm_r16) {
+      k.qgemm_r16(fmt, g0, g1, K, W, rb, M, x, Y, ldy);
+      return;
+    }
+    thread_local std::vector<uint8_t> rows;
+    if (rows.size() < size_t(kR16Rows * rb)) rows.resize(size_t(kR16Rows * rb));
+    for (int64_t g = g0; g < g1; ++g) {
+      for (int64_t r = 0; r < kR16Rows; ++r)  // rows of full groups are always gathered
+        itera::quant::get_row(fmt, N, K, W, g * kR16Rows + r, rows.data() + r * rb);
+      k.qgemm_rows(base, 0, kR16Rows, K, rows.data(), rb, M, x, Y + g * kR16Rows, ldy);
+    }
+  });
+  if (groups * kR16Rows < N) k.qgemm_rows(base, groups * kR16Rows, N, K, W, rb, M, x, Y, ldy);
+}
+
 }  // namespace
 
 extern "C" {
@@ -87,9 +113,18 @@ int itera_quantize(int fmt, int64_t N, int64_t K, const float* src, int64_t lds,
   if (rb < 0 || N <= 0 || lds < K) return ITERA_ERR_BAD_ARGUMENT;
   uint8_t* out = static_cast<uint8_t*>(dst);
   std::atomic<bool> ok{true};
+  const int base = itera::quant::base_format(fmt);
   itera::parallel_for(N, std::max<int64_t>(1, (1 << 14) / K), [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n)
-      if (!itera::quant::quantize_row(fmt, K, src + n * lds, out + n * rb)) ok.store(false);
+    std::vector<uint8_t> row(size_t(base == fmt ? 0 : rb));
+    for (int64_t n = n0; n < n1; ++n) {
+      if (base == fmt) {
+        if (!itera::quant::quantize_row(fmt, K, src + n * lds, out + n * rb)) ok.store(false);
+      } else if (itera::quant::quantize_row(base, K, src + n * lds, row.data())) {
+        itera::quant::put_row(fmt, N, K, out, n, row.data());
+      } else {
+        ok.store(false);
+      }
+    }
   });
   return ok.load() ? ITERA_OK : ITERA_ERR_BAD_ARGUMENT;
 }
@@ -100,10 +135,12 @@ int itera_dequantize(int fmt, int64_t N, int64_t K, const void* src, float* dst,
   const uint8_t* in = static_cast<const uint8_t*>(src);
   const QuantKernels& k = qkernels();
   const bool f16 = is_float16(fmt);
+  const int base = itera::quant::base_format(fmt);
   itera::parallel_for(N, std::max<int64_t>(1, (1 << 14) / K), [&](int64_t n0, int64_t n1) {
+    std::vector<uint8_t> row(size_t(base == fmt ? 0 : rb));
     for (int64_t n = n0; n < n1; ++n) {
       if (f16) k.half_to_f32(K, in + n * rb, fmt == ITERA_QFMT_BF16, dst + n * ldd);
-      else itera::quant::dequantize_row(fmt, K, in + n * rb, dst + n * ldd);
+      else itera::quant::dequantize_row(base, K, itera::quant::get_row(fmt, N, K, in, n, row.data()), dst + n * ldd);
     }
   });
   return ITERA_OK;
@@ -120,6 +157,11 @@ int itera_qgemv(int fmt, int64_t N, int64_t K, const void* W, const float* x, fl
   ActBuffer& act = act_buffer();
   if (!is_float16(fmt)) quantize_activations(k, fmt, 1, K, x, K, act);
   const uint8_t* w = static_cast<const uint8_t*>(W);
+  if (itera::quant::is_r16(fmt)) {
+    const QAct a = act.row(0, K);
+    r16_product(k, fmt, 1, N, K, w, &a, y, N);
+    return ITERA_OK;
+  }
   const int64_t units = (N + kRowUnit - 1) / kRowUnit;
   const int64_t grain = std::max<int64_t>(1, kMinBytesPerPart / (kRowUnit * rb));
   itera::parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
@@ -158,6 +200,10 @@ int itera_qgemm(int fmt, int64_t M, int64_t N, int64_t K, const float* X, int64_
   const uint8_t* w = static_cast<const uint8_t*>(W);
   std::vector<QAct> rows(static_cast<size_t>(f16 ? 0 : M));
   for (int64_t m = 0; m < int64_t(rows.size()); ++m) rows[size_t(m)] = act.row(m, K);
+  if (itera::quant::is_r16(fmt)) {
+    r16_product(k, fmt, M, N, K, w, rows.data(), Y, ldy);
+    return ITERA_OK;
+  }
   if (k.qgemm_packed && (fmt == ITERA_QFMT_Q8_0 || fmt == ITERA_QFMT_Q4_0) &&
       M >= itera::quant::kPackedMinRows) {
     // Each thread repacks its panels into its own scratch once and runs every activation row

@@ -38,8 +38,23 @@ inline int64_t int4_group(int fmt) {
 // INT4 group: {fp16 s; uint8 z; uint8 qs[g/2]}, qs in 32-element sub-blocks packed like Q4_0.
 inline int64_t int4_group_bytes(int64_t g) { return 3 + g / 2; }
 
+// ---------------------------------------------------------------- row-interleaved layouts
+// ITERA_QFMT_Q8_0_R16 / Q4_0_R16 (itera_kernels.h): groups of kR16Rows rows, scales first, then
+// the weights in 4-byte steps of all the group's rows; the N mod 16 last rows in the base layout.
+constexpr int64_t kR16Rows = 16;
+
+inline bool is_r16(int fmt) { return fmt == ITERA_QFMT_Q8_0_R16 || fmt == ITERA_QFMT_Q4_0_R16; }
+
+// The format whose blocks a layout holds (the format itself for the base formats).
+inline int base_format(int fmt) {
+  if (fmt == ITERA_QFMT_Q8_0_R16) return ITERA_QFMT_Q8_0;
+  if (fmt == ITERA_QFMT_Q4_0_R16) return ITERA_QFMT_Q4_0;
+  return fmt;
+}
+
 // K must be a multiple of this (0: unknown format).
 inline int64_t block_size(int fmt) {
+  fmt = base_format(fmt);
   switch (fmt) {
     case ITERA_QFMT_F32:
     case ITERA_QFMT_F16:
@@ -58,6 +73,7 @@ inline int64_t block_size(int fmt) {
 
 // Bytes of one row of K weights; -1 if fmt is unknown or K is not a positive multiple of its block.
 inline int64_t row_bytes(int fmt, int64_t K) {
+  fmt = base_format(fmt);
   const int64_t b = block_size(fmt);
   if (b == 0 || K <= 0 || K % b != 0) return -1;
   switch (fmt) {
@@ -175,6 +191,12 @@ struct QAct {
   const int32_t* aux;
 };
 
+// Row n of W [N, K] in layout fmt, in the base layout: a pointer into W for the base formats and
+// the tail rows of an _R16 layout, else gathered into `scratch` (row_bytes) and `scratch` returned.
+const uint8_t* get_row(int fmt, int64_t N, int64_t K, const uint8_t* W, int64_t n, uint8_t* scratch);
+// Stores `src` (row n in the base layout) as row n of W in layout fmt.
+void put_row(int fmt, int64_t N, int64_t K, uint8_t* W, int64_t n, const uint8_t* src);
+
 // ---------------------------------------------------------------- fast building blocks
 // One table per ISA level, like dispatch.h's Kernels. All functions are single-threaded over
 // the given range; quant.cpp splits the work.
@@ -204,6 +226,11 @@ struct QuantKernels {
   // [n0, n1)), a few percent faster than the generic tile.
   void (*q4_0_gemv_rows)(int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb,
                          const QAct& x, float* y);
+  // Optional (null where the ISA has none): Y[m, n] for the rows n of the full groups [g0, g1)
+  // of a Q8_0_R16 / Q4_0_R16 matrix W (fmt is the _R16 code, rb the base row bytes), m < M.
+  // Without it quant.cpp gathers each group back into base rows for qgemm_rows.
+  void (*qgemm_r16)(int fmt, int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t rb,
+                    int64_t M, const QAct* x, float* Y, int64_t ldy);
 };
 constexpr int64_t kPackedRows = 32;
 constexpr int64_t kPackedMinRows = 2;

@@ -344,10 +344,72 @@ bool check_row(int fmt, int64_t K, const uint8_t* src) {
   }
 }
 
+// The _R16 layouts (itera_kernels.h): row n = 16 g + r of a full group g sits in the group's
+// scale table at [block][r] and in its weight lines at [block][step][r][4 bytes].
+namespace {
+
+struct R16Geometry {
+  int64_t nb, rb, steps, full_rows;  // blocks per row, row bytes, steps per block, rows in groups
+  bool q8;
+  R16Geometry(int fmt, int64_t N, int64_t K)
+      : nb(K / 32), rb(row_bytes(fmt, K)), steps(fmt == ITERA_QFMT_Q8_0_R16 ? 8 : 4),
+        full_rows(N / kR16Rows * kR16Rows), q8(fmt == ITERA_QFMT_Q8_0_R16) {}
+  int64_t block_bytes() const { return q8 ? kQ8BlockBytes : kQ4BlockBytes; }
+  int64_t group_offset(int64_t n) const { return n / kR16Rows * kR16Rows * rb; }
+  int64_t scale_offset(int64_t b, int64_t r) const { return (b * kR16Rows + r) * 2; }
+  int64_t step_offset(int64_t b, int64_t s, int64_t r) const {
+    return nb * kR16Rows * 2 + ((b * steps + s) * kR16Rows + r) * 4;
+  }
+};
+
+}  // namespace
+
+const uint8_t* get_row(int fmt, int64_t N, int64_t K, const uint8_t* W, int64_t n, uint8_t* scratch) {
+  const int64_t rb = row_bytes(fmt, K);
+  if (!is_r16(fmt)) return W + n * rb;
+  const R16Geometry g(fmt, N, K);
+  if (n >= g.full_rows) return W + n * rb;  // the tail keeps the base layout
+  const uint8_t* grp = W + g.group_offset(n);
+  const int64_t r = n % kR16Rows;
+  for (int64_t b = 0; b < g.nb; ++b) {
+    uint8_t* blk = scratch + b * g.block_bytes();
+    std::memcpy(blk, grp + g.scale_offset(b, r), 2);
+    for (int64_t s = 0; s < g.steps; ++s)
+      for (int j = 0; j < 4; ++j) {
+        const uint8_t v = grp[g.step_offset(b, s, r) + j];
+        blk[2 + 4 * s + j] = g.q8 ? uint8_t(v ^ 0x80u) : v;
+      }
+  }
+  return scratch;
+}
+
+void put_row(int fmt, int64_t N, int64_t K, uint8_t* W, int64_t n, const uint8_t* src) {
+  const int64_t rb = row_bytes(fmt, K);
+  const R16Geometry g(fmt, N, K);
+  if (!is_r16(fmt) || n >= g.full_rows) {
+    std::memcpy(W + n * rb, src, size_t(rb));
+    return;
+  }
+  uint8_t* grp = W + g.group_offset(n);
+  const int64_t r = n % kR16Rows;
+  for (int64_t b = 0; b < g.nb; ++b) {
+    const uint8_t* blk = src + b * g.block_bytes();
+    std::memcpy(grp + g.scale_offset(b, r), blk, 2);
+    for (int64_t s = 0; s < g.steps; ++s)
+      for (int j = 0; j < 4; ++j) {
+        const uint8_t v = blk[2 + 4 * s + j];
+        grp[g.step_offset(b, s, r) + j] = g.q8 ? uint8_t(v ^ 0x80u) : v;
+      }
+  }
+}
+
 }  // namespace quant
 }  // namespace itera
 
+using itera::quant::base_format;
 using itera::quant::dequantize_row;
+using itera::quant::get_row;
+using itera::quant::put_row;
 using itera::quant::quantize_row;
 using itera::quant::row_bytes;
 
@@ -361,8 +423,11 @@ int itera_quantize_ref(int fmt, int64_t N, int64_t K, const float* src, int64_t 
   const int64_t rb = row_bytes(fmt, K);
   if (rb < 0 || N <= 0 || lds < K) return ITERA_ERR_BAD_ARGUMENT;
   uint8_t* out = static_cast<uint8_t*>(dst);
-  for (int64_t n = 0; n < N; ++n)
-    if (!quantize_row(fmt, K, src + n * lds, out + n * rb)) return ITERA_ERR_BAD_ARGUMENT;
+  std::vector<uint8_t> row(static_cast<size_t>(rb));
+  for (int64_t n = 0; n < N; ++n) {
+    if (!quantize_row(base_format(fmt), K, src + n * lds, row.data())) return ITERA_ERR_BAD_ARGUMENT;
+    put_row(fmt, N, K, out, n, row.data());
+  }
   return ITERA_OK;
 }
 
@@ -371,7 +436,9 @@ int itera_dequantize_ref(int fmt, int64_t N, int64_t K, const void* src, float* 
   const int64_t rb = row_bytes(fmt, K);
   if (rb < 0 || N <= 0 || ldd < K) return ITERA_ERR_BAD_ARGUMENT;
   const uint8_t* in = static_cast<const uint8_t*>(src);
-  for (int64_t n = 0; n < N; ++n) dequantize_row(fmt, K, in + n * rb, dst + n * ldd);
+  std::vector<uint8_t> row(static_cast<size_t>(rb));
+  for (int64_t n = 0; n < N; ++n)
+    dequantize_row(base_format(fmt), K, get_row(fmt, N, K, in, n, row.data()), dst + n * ldd);
   return ITERA_OK;
 }
 
@@ -379,8 +446,33 @@ int itera_quant_check(int fmt, int64_t N, int64_t K, const void* W) {
   const int64_t rb = row_bytes(fmt, K);
   if (rb < 0 || N <= 0) return ITERA_ERR_BAD_ARGUMENT;
   const uint8_t* in = static_cast<const uint8_t*>(W);
+  std::vector<uint8_t> row(static_cast<size_t>(rb));
   for (int64_t n = 0; n < N; ++n)
-    if (!itera::quant::check_row(fmt, K, in + n * rb)) return ITERA_ERR_BAD_ARGUMENT;
+    if (!itera::quant::check_row(base_format(fmt), K, get_row(fmt, N, K, in, n, row.data())))
+      return ITERA_ERR_BAD_ARGUMENT;
+  return ITERA_OK;
+}
+
+int itera_quant_relayout(int src_fmt, int dst_fmt, int64_t N, int64_t K, const void* src,
+                         void* dst) {
+  const int64_t rb = row_bytes(src_fmt, K);
+  if (rb < 0 || N <= 0 || row_bytes(dst_fmt, K) < 0 || base_format(src_fmt) != base_format(dst_fmt))
+    return ITERA_ERR_BAD_ARGUMENT;
+  const uint8_t* in = static_cast<const uint8_t*>(src);
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  std::vector<uint8_t> row(static_cast<size_t>(rb));
+  for (int64_t n = 0; n < N; ++n) put_row(dst_fmt, N, K, out, n, get_row(src_fmt, N, K, in, n, row.data()));
+  return ITERA_OK;
+}
+
+int itera_dequantize_row(int fmt, int64_t N, int64_t K, const void* W, int64_t row, float* dst) {
+  const int64_t rb = row_bytes(fmt, K);
+  if (rb < 0 || N <= 0 || row < 0 || row >= N) return ITERA_ERR_BAD_ARGUMENT;
+  // An embedding row: at most a few KiB, on the stack for the common sizes.
+  uint8_t local[4096];
+  std::vector<uint8_t> heap(rb > int64_t(sizeof local) ? size_t(rb) : 0);
+  uint8_t* scratch = heap.empty() ? local : heap.data();
+  dequantize_row(base_format(fmt), K, get_row(fmt, N, K, static_cast<const uint8_t*>(W), row, scratch), dst);
   return ITERA_OK;
 }
 
@@ -390,8 +482,9 @@ int itera_qgemm_ref(int fmt, int64_t M, int64_t N, int64_t K, const float* X, in
   if (rb < 0 || M <= 0 || N <= 0 || ldx < K || ldy < N) return ITERA_ERR_BAD_ARGUMENT;
   const uint8_t* in = static_cast<const uint8_t*>(W);
   std::vector<float> w(static_cast<size_t>(K));
+  std::vector<uint8_t> row(static_cast<size_t>(rb));
   for (int64_t n = 0; n < N; ++n) {
-    dequantize_row(fmt, K, in + n * rb, w.data());
+    dequantize_row(base_format(fmt), K, get_row(fmt, N, K, in, n, row.data()), w.data());
     for (int64_t m = 0; m < M; ++m) {
       const float* x = X + m * ldx;
       double acc = 0.0;

@@ -26,6 +26,21 @@ inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// init[m * nb + b] = the starting value of activation row m's block b in a vpdpbusd dot with
+// unsigned weights: aux holds -128 * each 4-byte sum (Q8_0 stored +128); Q4_0's offset is 8, so
+// a sixteenth.
+void block_offsets(bool q4, int64_t M, int64_t nb, const quant::QAct* x, int32_t* init) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[m].aux + b * 8));
+      __m128i h = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+      const int32_t sum = _mm_cvtsi128_si32(h);
+      init[m * nb + b] = q4 ? sum / 16 : sum;
+    }
+}
+
 // ---------------------------------------------------------------- packed Q8_0 / Q4_0 GEMM
 // The row-by-row tiles of simd_quant.inc spend four instructions per (weight row, activation
 // row, block) - dot, convert, scale product, FMA - and the last three dominate a GEMM. Here a
@@ -169,16 +184,7 @@ void gemm(int fmt, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t 
   if (s.w.size() < size_t(nb * 8 * kNV)) s.w.resize(size_t(nb * 8 * kNV));
   if (s.s.size() < size_t(nb * kNV)) s.s.resize(size_t(nb * kNV));
   if (s.init.size() < size_t(M * nb)) s.init.resize(size_t(M * nb));
-  // Block offsets: aux holds -128 * each 4-byte sum; Q4_0's offset is 8, so a sixteenth.
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t b = 0; b < nb; ++b) {
-      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[m].aux + b * 8));
-      __m128i h = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-      const int32_t sum = _mm_cvtsi128_si32(h);
-      s.init[size_t(m * nb + b)] = q4 ? sum / 16 : sum;
-    }
+  block_offsets(q4, M, nb, x, s.init.data());
   for (int64_t p = n0; p < n1; p += kNR) {
     const int rows = int(std::min<int64_t>(kNR, n1 - p));
     if (q4) repack<true>(W, rb, p, rows, nb, s.wp(), s.sp());
@@ -201,6 +207,123 @@ void gemm(int fmt, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t 
 }
 
 }  // namespace packed
+
+// ---------------------------------------------------------------- _R16 layouts
+// Q8_0_R16 / Q4_0_R16 (itera_kernels.h) are stored the way packed::repack lays a panel out, so
+// the products read them as they are: per block and group of 16 rows, 8 vpdpbusd (Q8_0: one
+// 64-byte line per step; Q4_0: each line's low and high nibbles) advance 16 outputs, and one
+// convert + multiply + FMA scales them. Against the row tiles (per row and block: a dot, a
+// convert, a scalar scale conversion and broadcast, a multiply and an FMA) the decode GEMV does
+// about a fifth of the instructions and becomes bound by L2 bandwidth.
+namespace r16 {
+
+constexpr int64_t kRows = quant::kR16Rows;
+constexpr int kGemvGroups = 2;  // groups per GEMV tile (independent dot chains)
+
+// Y[m][16 g + c] for m < RM, g < NG, c < 16: NG consecutive groups against activation rows x.
+template <bool kQ4, int RM, int NG>
+inline void tile(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::QAct* x,
+                 const int32_t* init, int64_t init_ld, float* y, int64_t ldy) {
+  constexpr int kSteps = kQ4 ? 4 : 8;
+  __m512 acc[RM][NG];
+  for (int m = 0; m < RM; ++m)
+    for (int g = 0; g < NG; ++g) acc[m][g] = _mm512_setzero_ps();
+  const uint8_t* sc[NG];
+  const __m512i* qs[NG];
+  for (int g = 0; g < NG; ++g) {
+    sc[g] = grp + g * gstride;
+    qs[g] = reinterpret_cast<const __m512i*>(sc[g] + nb * kRows * 2);
+  }
+  const __m512i nib = _mm512_set1_epi8(15);
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i ia[RM][NG];
+    for (int m = 0; m < RM; ++m) {
+      const __m512i i0 = _mm512_set1_epi32(init[m * init_ld + b]);
+      for (int g = 0; g < NG; ++g) ia[m][g] = i0;
+    }
+    for (int st = 0; st < kSteps; ++st) {
+      if (kQ4) {
+        __m512i lo[NG], hi[NG];
+        for (int g = 0; g < NG; ++g) {
+          const __m512i raw = _mm512_loadu_si512(qs[g] + b * kSteps + st);
+          lo[g] = _mm512_and_si512(raw, nib);
+          hi[g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), nib);
+        }
+        for (int m = 0; m < RM; ++m) {
+          int32_t xl, xh;  // elements 4 st.. (low nibbles) and 16 + 4 st.. (high nibbles)
+          std::memcpy(&xl, x[m].q + b * 32 + st * 4, 4);
+          std::memcpy(&xh, x[m].q + b * 32 + 16 + st * 4, 4);
+          const __m512i bl = _mm512_set1_epi32(xl), bh = _mm512_set1_epi32(xh);
+          for (int g = 0; g < NG; ++g) {
+            ia[m][g] = _mm512_dpbusd_epi32(ia[m][g], lo[g], bl);
+            ia[m][g] = _mm512_dpbusd_epi32(ia[m][g], hi[g], bh);
+          }
+        }
+      } else {
+        __m512i w[NG];
+        for (int g = 0; g < NG; ++g) w[g] = _mm512_loadu_si512(qs[g] + b * kSteps + st);
+        for (int m = 0; m < RM; ++m) {
+          int32_t xv;
+          std::memcpy(&xv, x[m].q + b * 32 + st * 4, 4);
+          const __m512i xb = _mm512_set1_epi32(xv);
+          for (int g = 0; g < NG; ++g) ia[m][g] = _mm512_dpbusd_epi32(ia[m][g], w[g], xb);
+        }
+      }
+    }
+    __m512 sw[NG];
+    for (int g = 0; g < NG; ++g)
+      sw[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc[g] + b * kRows * 2)));
+    for (int m = 0; m < RM; ++m) {
+      const __m512 d = _mm512_set1_ps(x[m].d[b]);
+      for (int g = 0; g < NG; ++g)
+        acc[m][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[m][g]), _mm512_mul_ps(sw[g], d), acc[m][g]);
+    }
+  }
+  for (int m = 0; m < RM; ++m)
+    for (int g = 0; g < NG; ++g) _mm512_storeu_ps(y + m * ldy + 16 * g, acc[m][g]);
+}
+
+// Groups [g0, g0 + NG) against every activation row: tiles of 4 rows, then the 1-3 left over.
+template <bool kQ4, int NG>
+inline void groups(int64_t nb, const uint8_t* grp, int64_t gstride, int64_t M, const quant::QAct* x,
+                   const int32_t* init, float* y, int64_t ldy) {
+  int64_t m = 0;
+  for (; m + 4 <= M; m += 4) tile<kQ4, 4, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy);
+  switch (M - m) {
+    case 3: tile<kQ4, 3, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy); break;
+    case 2: tile<kQ4, 2, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy); break;
+    case 1: tile<kQ4, 1, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy); break;
+    default: break;
+  }
+}
+
+template <bool kQ4>
+void run(int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
+         const quant::QAct* x, const int32_t* init, float* Y, int64_t ldy) {
+  const int64_t nb = K / 32, gstride = kRows * rb;
+  int64_t g = g0;
+  if (M == 1) {
+    for (; g + kGemvGroups <= g1; g += kGemvGroups)
+      tile<kQ4, 1, kGemvGroups>(nb, W + g * gstride, gstride, x, init, nb, Y + g * kRows, ldy);
+    for (; g < g1; ++g) tile<kQ4, 1, 1>(nb, W + g * gstride, gstride, x, init, nb, Y + g * kRows, ldy);
+    return;
+  }
+  for (; g + 2 <= g1; g += 2) groups<kQ4, 2>(nb, W + g * gstride, gstride, M, x, init, Y + g * kRows, ldy);
+  if (g < g1) groups<kQ4, 1>(nb, W + g * gstride, gstride, M, x, init, Y + g * kRows, ldy);
+}
+
+void gemm(int fmt, int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
+          const quant::QAct* x, float* Y, int64_t ldy) {
+  const bool q4 = fmt == ITERA_QFMT_Q4_0_R16;
+  const int64_t nb = K / 32;
+  thread_local std::vector<int32_t> init;
+  if (init.size() < size_t(M * nb)) init.resize(size_t(M * nb));
+  block_offsets(q4, M, nb, x, init.data());
+  if (q4) run<true>(g0, g1, K, W, rb, M, x, init.data(), Y, ldy);
+  else run<false>(g0, g1, K, W, rb, M, x, init.data(), Y, ldy);
+}
+
+}  // namespace r16
 
 // ---------------------------------------------------------------- Q4_0 GEMV
 // The generic M = 1 tile with two things less per (row, block): Q4_0's raw nibbles (0..15) go
@@ -264,6 +387,7 @@ struct Q {
                              const quant::QAct& x, float* y) {
     gemv::q4_0_rows(n0, n1, K, W, rb, x, y);
   }
+  static constexpr decltype(quant::QuantKernels::qgemm_r16) qgemm_r16 = r16::gemm;
 
   static W w_s8(const uint8_t* p) { return _mm256_xor_si256(load32(p), _mm256_set1_epi8(char(0x80))); }
   // 32 nibbles of 16 bytes in element order (low nibbles, then high): the 16 bytes go to both

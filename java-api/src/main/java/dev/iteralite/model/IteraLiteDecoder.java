@@ -50,7 +50,6 @@ final class IteraLiteDecoder implements DecodeSession {
 
   private final long embedding; // F32 [V, D]
   private final QuantizedMatrix compressedEmbedding; // the tied head, or null
-  private final long embeddingRowBytes;
   private final long finalNorm;
   private final long[] norm1;
   private final long[] norm2;
@@ -110,7 +109,6 @@ final class IteraLiteDecoder implements DecodeSession {
     try {
       embedding = address("embed.weight");
       compressedEmbedding = compressed == null ? null : compressed.matrix("embed.weight");
-      embeddingRowBytes = compressedEmbedding == null ? 0 : compressedEmbedding.format().rowBytes(d);
       head = projection("embed.weight", embedding, config.vocabSize(), d);
       finalNorm = address("final_norm.weight");
       norm1 = new long[n];
@@ -290,11 +288,7 @@ final class IteraLiteDecoder implements DecodeSession {
       if (compressedEmbedding == null) {
         IteraNative.itera_copy_bytes(4L * d, embedding + 4L * prompt[t] * d, row);
       } else {
-        int rc = IteraNative.itera_dequantize(compressedEmbedding.format().nativeCode(), 1, d,
-            compressedEmbedding.address() + prompt[t] * embeddingRowBytes, row, d);
-        if (rc != 0) {
-          throw new IllegalStateException("IteraLiteDecoder: dequantising embedding row " + prompt[t] + " failed (code " + rc + ")");
-        }
+        compressedEmbedding.dequantizeRow(prompt[t], row);
       }
     }
     for (int i = 0; i < config.nLayers(); i++) {
@@ -340,12 +334,7 @@ final class IteraLiteDecoder implements DecodeSession {
     if (compressedEmbedding == null) {
       IteraNative.itera_copy_bytes(4L * d, embedding + 4L * token * d, xa);
     } else {
-      // row `token` of the compressed tied head: its stored row starts token * rowBytes in
-      int rc = IteraNative.itera_dequantize(compressedEmbedding.format().nativeCode(), 1, d,
-          compressedEmbedding.address() + token * embeddingRowBytes, xa, d);
-      if (rc != 0) {
-        throw new IllegalStateException("IteraLiteDecoder: dequantising embedding row " + token + " failed (code " + rc + ")");
-      }
+      compressedEmbedding.dequantizeRow(token, xa); // row `token` of the compressed tied head
     }
     for (int i = 0; i < config.nLayers(); i++) {
       IteraNative.itera_rmsnorm_forward(1, d, xa, d, norm1[i], eps, xna, d, rstd);

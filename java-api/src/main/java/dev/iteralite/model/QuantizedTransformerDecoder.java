@@ -34,7 +34,6 @@ final class QuantizedTransformerDecoder implements DecodeSession {
 
   private final Tensor embedding; // F32 [V, D]
   private final QuantizedMatrix compressedEmbedding; // null when the embedding stays F32
-  private final long embeddingRowBytes;
   private final Matrix classifier;
   private final Tensor finalNorm;
   private final Tensor[] attnNorm;
@@ -72,7 +71,6 @@ final class QuantizedTransformerDecoder implements DecodeSession {
     try {
       embedding = f32("tok_embeddings");
       compressedEmbedding = compressed == null ? null : compressed.matrix("tok_embeddings");
-      embeddingRowBytes = compressedEmbedding == null ? 0 : compressedEmbedding.format().rowBytes(d);
       classifier = matrix(compressed, config.sharedClassifier() ? "tok_embeddings" : "output");
       finalNorm = f32("norm");
       attnNorm = new Tensor[n];
@@ -169,13 +167,7 @@ final class QuantizedTransformerDecoder implements DecodeSession {
       IteraNative.itera_copy_bytes(4L * d, embedding.address() + 4L * token * d, dst);
       return;
     }
-    // row `token` of the compressed embedding: its stored row starts token * rowBytes in
-    int rc = IteraNative.itera_dequantize(compressedEmbedding.format().nativeCode(), 1, d,
-        compressedEmbedding.address() + token * embeddingRowBytes, dst, d);
-    if (rc != 0) {
-      throw new IllegalStateException("QuantizedTransformerDecoder: dequantising embedding row " + token
-          + " failed (code " + rc + ")");
-    }
+    compressedEmbedding.dequantizeRow(token, dst);
   }
 
   @Override

@@ -31,10 +31,29 @@ public final class QuantizedMatrix implements AutoCloseable {
   private final long rows;
   private final long cols;
   private final long rowBytes;
-  private final Tensor data; // I8 [rows * rowBytes]: the stored rows, back to back
+  // ITERA_QFMT_* of the bytes in `data`: Q8_0 and Q4_0 are kept row-interleaved (_R16), the
+  // layout their fast kernels read directly; every other format as stored.
+  private final int layout;
+  private final Tensor data; // I8 [rows * rowBytes]: the rows in `layout`
+
+  /** ITERA_QFMT_Q8_0_R16 / ITERA_QFMT_Q4_0_R16 (itera_kernels.h). */
+  private static final int Q8_0_R16 = 11;
+  private static final int Q4_0_R16 = 12;
+
+  private static int layoutOf(WeightFormat format) {
+    switch (format) {
+      case Q8_0:
+        return Q8_0_R16;
+      case Q4_0:
+        return Q4_0_R16;
+      default:
+        return format.nativeCode();
+    }
+  }
 
   private QuantizedMatrix(WeightFormat format, long rows, long cols, Tensor data) {
     this.format = format;
+    this.layout = layoutOf(format);
     this.gemvOp = "QuantizedMatrix.gemv(" + format.id() + ")";
     this.gemmOp = "QuantizedMatrix.gemm(" + format.id() + ")";
     this.rows = rows;
@@ -61,7 +80,7 @@ public final class QuantizedMatrix implements AutoCloseable {
     requireNative(op);
     Tensor data = Tensor.allocate(DType.I8, format.matrixBytes(n, k));
     try {
-      int rc = IteraNative.itera_quantize(format.nativeCode(), n, k, weights.address(), ld, data.address());
+      int rc = IteraNative.itera_quantize(layoutOf(format), n, k, weights.address(), ld, data.address());
       if (rc != 0) {
         throw new IllegalArgumentException(
             op
@@ -113,19 +132,32 @@ public final class QuantizedMatrix implements AutoCloseable {
     requireNative(op);
     Tensor data = Tensor.allocate(DType.I8, expected);
     try {
-      buffer(data, expected).put(bytes.duplicate());
-      if (IteraNative.itera_quant_check(format.nativeCode(), rows, cols, data.address()) != 0) {
-        throw new IllegalArgumentException(
-            op
-                + ": the bytes do not hold valid "
-                + format.id()
-                + " rows (a scale or weight is NaN/infinite, or an INT4 zero point exceeds 15);"
-                + " the data is corrupt or was written in another format");
+      int layout = layoutOf(format);
+      if (layout == format.nativeCode()) {
+        buffer(data, expected).put(bytes.duplicate());
+        checkStored(op, format, rows, cols, data);
+      } else {
+        try (Tensor stored = Tensor.allocate(DType.I8, expected)) {
+          buffer(stored, expected).put(bytes.duplicate());
+          checkStored(op, format, rows, cols, stored);
+          check(op, IteraNative.itera_quant_relayout(format.nativeCode(), layout, rows, cols, stored.address(), data.address()));
+        }
       }
       return new QuantizedMatrix(format, rows, cols, data);
     } catch (RuntimeException e) {
       data.close();
       throw e;
+    }
+  }
+
+  private static void checkStored(String op, WeightFormat format, long rows, long cols, Tensor stored) {
+    if (IteraNative.itera_quant_check(format.nativeCode(), rows, cols, stored.address()) != 0) {
+      throw new IllegalArgumentException(
+          op
+              + ": the bytes do not hold valid "
+              + format.id()
+              + " rows (a scale or weight is NaN/infinite, or an INT4 zero point exceeds 15);"
+              + " the data is corrupt or was written in another format");
     }
   }
 
@@ -156,9 +188,23 @@ public final class QuantizedMatrix implements AutoCloseable {
     return 8.0 * bytes() / ((double) rows * cols);
   }
 
-  /** Native address of the stored rows, for kernels; valid until {@link #close()}. */
+  /**
+   * Native address of the weights in the layout {@link #nativeLayout()} names, for kernels; valid
+   * until {@link #close()}. Q8_0 and Q4_0 are held row-interleaved in memory, so rows are not at
+   * {@code row * rowBytes}: read single rows with {@link #dequantizeRow}.
+   */
   public long address() {
     return data.address();
+  }
+
+  /**
+   * The {@code ITERA_QFMT_*} code of the bytes at {@link #address()}: {@code
+   * ITERA_QFMT_Q8_0_R16} / {@code ITERA_QFMT_Q4_0_R16} (the same blocks with 16 rows interleaved,
+   * see itera_kernels.h) for Q8_0 / Q4_0, else {@code format().nativeCode()}. {@link #toBytes}
+   * and {@link #copyTo} always give the format's stored (ggml) layout.
+   */
+  public int nativeLayout() {
+    return layout;
   }
 
   /** Whether {@link #close()} has run. */
@@ -182,7 +228,7 @@ public final class QuantizedMatrix implements AutoCloseable {
           this + " is too large for one Java array; use copyTo(ByteBuffer) in pieces or write from address()");
     }
     byte[] out = new byte[(int) n];
-    buffer(data, n).get(out);
+    copyTo(ByteBuffer.wrap(out));
     return out;
   }
 
@@ -193,7 +239,15 @@ public final class QuantizedMatrix implements AutoCloseable {
       throw new IllegalArgumentException(
           "QuantizedMatrix.copyTo: the buffer has " + dst.remaining() + " bytes left, " + bytes() + " needed");
     }
-    dst.put(buffer(data, bytes()));
+    checkOpen("QuantizedMatrix.copyTo");
+    if (layout == format.nativeCode()) {
+      dst.put(buffer(data, bytes()));
+      return;
+    }
+    try (Tensor stored = Tensor.allocate(DType.I8, bytes())) {
+      check("QuantizedMatrix.copyTo", IteraNative.itera_quant_relayout(layout, format.nativeCode(), rows, cols, address(), stored.address()));
+      dst.put(buffer(stored, bytes()));
+    }
   }
 
   // ------------------------------------------------------------------ compute
@@ -212,7 +266,26 @@ public final class QuantizedMatrix implements AutoCloseable {
     String op = "QuantizedMatrix.dequantize(" + format.id() + ")";
     checkOpen(op);
     long ld = matrixStride(op, "out", out, rows, cols);
-    check(op, IteraNative.itera_dequantize(format.nativeCode(), rows, cols, address(), out.address(), ld));
+    check(op, IteraNative.itera_dequantize(layout, rows, cols, address(), out.address(), ld));
+  }
+
+  /**
+   * Writes row {@code row} of the dequantised weights ({@code cols} floats) to the native address
+   * {@code dst}: the embedding lookup of a compressed (tied) embedding, in any layout. The caller
+   * owns {@code dst} and guarantees its {@code 4 * cols} bytes.
+   *
+   * @throws IndexOutOfBoundsException if {@code row} is not in {@code [0, rows)}
+   */
+  public void dequantizeRow(long row, long dst) {
+    String op = "QuantizedMatrix.dequantizeRow(" + format.id() + ")";
+    checkOpen(op);
+    if (row < 0 || row >= rows) {
+      throw new IndexOutOfBoundsException(op + ": row " + row + " is outside [0, " + rows + ")");
+    }
+    if (dst == 0) {
+      throw new IllegalArgumentException(op + ": the destination address is null");
+    }
+    check(op, IteraNative.itera_dequantize_row(layout, rows, cols, address(), row, dst));
   }
 
   /**
@@ -226,7 +299,7 @@ public final class QuantizedMatrix implements AutoCloseable {
     vector(op, "x", x, cols);
     vector(op, "y", y, rows);
     disjoint(op, x, 1, cols, cols, y, 1, rows, rows);
-    check(op, IteraNative.itera_qgemv(format.nativeCode(), rows, cols, address(), x.address(), y.address()));
+    check(op, IteraNative.itera_qgemv(layout, rows, cols, address(), x.address(), y.address()));
   }
 
   /**
@@ -241,7 +314,7 @@ public final class QuantizedMatrix implements AutoCloseable {
     long m = x.dim(0);
     long ldy = matrixStride(op, "y", y, m, rows);
     disjoint(op, x, m, cols, ldx, y, m, rows, ldy);
-    check(op, IteraNative.itera_qgemm(format.nativeCode(), m, rows, cols, x.address(), ldx, address(), y.address(), ldy));
+    check(op, IteraNative.itera_qgemm(layout, m, rows, cols, x.address(), ldx, address(), y.address(), ldy));
   }
 
   /** Frees the native memory. Idempotent. */

@@ -120,7 +120,8 @@ class QuantKernelTest {
 
         // dequantise: fast == spec exactly
         Tensor deqSpec = poison(arena.allocate(DType.F32, s.n(), s.k()));
-        assertEquals(0, IteraNative.itera_dequantize_ref(code, s.n(), s.k(), q.address(), deqSpec.address(), s.k()));
+        int layout = q.nativeLayout(); // Q8_0 / Q4_0 are held row-interleaved
+        assertEquals(0, IteraNative.itera_dequantize_ref(layout, s.n(), s.k(), q.address(), deqSpec.address(), s.k()));
         Tensor deqOut = matrix(arena, rnd, s.n(), s.k(), s.pad(), 1.0);
         poison(deqOut);
         q.dequantize(deqOut);
@@ -131,7 +132,7 @@ class QuantKernelTest {
         Tensor x = matrix(arena, rnd, s.m(), s.k(), s.pad(), 1.0);
         long ldx = x.stride(0);
         Tensor ySpec = poison(arena.allocate(DType.F32, s.m(), s.n()));
-        assertEquals(0, IteraNative.itera_qgemm_ref(code, s.m(), s.n(), s.k(), x.address(), ldx, q.address(), ySpec.address(), s.n()));
+        assertEquals(0, IteraNative.itera_qgemm_ref(layout, s.m(), s.n(), s.k(), x.address(), ldx, q.address(), ySpec.address(), s.n()));
         assertClose(what + ": spec vs Java double", ySpec.toDoubleArray(), javaProduct(deqSpec, x), 1e-13);
 
         // fast GEMM into a poisoned, row-strided output
@@ -147,7 +148,7 @@ class QuantKernelTest {
           q.gemv(xv, yv);
           assertClose(what + ": fast gemv", yv.toDoubleArray(), ySpec.toDoubleArray(), tolerance(f));
           Tensor yvSpec = poison(arena.allocate(DType.F32, s.n()));
-          assertEquals(0, IteraNative.itera_qgemv_ref(code, s.n(), s.k(), q.address(), xv.address(), yvSpec.address()));
+          assertEquals(0, IteraNative.itera_qgemv_ref(layout, s.n(), s.k(), q.address(), xv.address(), yvSpec.address()));
           assertArrayEquals(ySpec.toFloatArray(), yvSpec.toFloatArray(), 0f, what + ": spec gemv == spec gemm row");
         }
       }
@@ -167,7 +168,7 @@ class QuantKernelTest {
       Tensor x = matrix(arena, rnd, 6, k, 0, 1.0);
       Tensor ySpec = arena.allocate(DType.F32, 6, n);
       try (QuantizedMatrix q = QuantizedMatrix.quantize(f, w)) {
-        assertEquals(0, IteraNative.itera_qgemm_ref(f.nativeCode(), 6, n, k, x.address(), k, q.address(), ySpec.address(), n));
+        assertEquals(0, IteraNative.itera_qgemm_ref(q.nativeLayout(), 6, n, k, x.address(), k, q.address(), ySpec.address(), n));
         for (Isa isa : KernelParityTest.isas()) {
           CPU.setIsa(isa);
           Tensor y = poison(arena.allocate(DType.F32, 6, n));

@@ -1,0 +1,232 @@
+package dev.iteralite.tests;
+
+import static dev.iteralite.tests.TestTensors.assertClose;
+import static dev.iteralite.tests.TestTensors.assertOutsideUntouched;
+import static dev.iteralite.tests.TestTensors.matrix;
+import static dev.iteralite.tests.TestTensors.ownerOf;
+import static dev.iteralite.tests.TestTensors.poison;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.iteralite.backend.Backends;
+import dev.iteralite.backend.CpuBackend;
+import dev.iteralite.backend.Isa;
+import dev.iteralite.nativelib.IteraNative;
+import dev.iteralite.nativelib.RawPointer;
+import dev.iteralite.quant.QuantizedMatrix;
+import dev.iteralite.quant.WeightFormat;
+import dev.iteralite.tensor.Arena;
+import dev.iteralite.tensor.DType;
+import dev.iteralite.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The row-interleaved in-memory layouts Q8_0_R16 / Q4_0_R16 (itera_kernels.h) that {@link
+ * QuantizedMatrix} keeps Q8_0 and Q4_0 in: the bytes are exactly the documented permutation of the
+ * ggml blocks (rebuilt here in Java from the header's description), conversion both ways is
+ * lossless, every entry point reading the layout (dequantise, one row, the fast GEMV/GEMM on every
+ * ISA, the checks) agrees with the specification run on the ggml bytes, and bad arguments are
+ * refused. Shapes cover no full group (N < 16), whole groups only, an odd number of groups (the
+ * GEMV pairs groups) and a tail of base-layout rows, with M = 1, 2, 5 and 23.
+ */
+class QuantLayoutTest {
+  static final CpuBackend CPU = Backends.cpu();
+  static final int Q8_0_R16 = 11;
+  static final int Q4_0_R16 = 12;
+
+  private Isa savedIsa;
+
+  @BeforeEach
+  void save() {
+    savedIsa = CPU.isa();
+  }
+
+  @AfterEach
+  void restore() {
+    CPU.setIsa(savedIsa);
+  }
+
+  /** N rows, K, M activation rows. */
+  record Shape(int n, int k, int m) {}
+
+  static final Shape[] SHAPES = {new Shape(5, 96, 3), new Shape(16, 64, 1), new Shape(48, 128, 2),
+      new Shape(77, 384, 5), new Shape(33, 256, 23), new Shape(515, 1024, 1)};
+
+  static Stream<Arguments> cases() {
+    List<Arguments> out = new ArrayList<>();
+    for (WeightFormat f : new WeightFormat[] {WeightFormat.Q8_0, WeightFormat.Q4_0}) {
+      for (Shape s : SHAPES) {
+        out.add(Arguments.of(f, s));
+      }
+    }
+    return out.stream();
+  }
+
+  static int r16(WeightFormat f) {
+    return f == WeightFormat.Q8_0 ? Q8_0_R16 : Q4_0_R16;
+  }
+
+  /** The documented layout, built from the ggml bytes without the library. */
+  static byte[] interleave(WeightFormat f, int n, int k, byte[] plain) {
+    boolean q8 = f == WeightFormat.Q8_0;
+    int nb = k / 32;
+    int blockBytes = q8 ? 34 : 18;
+    int steps = q8 ? 8 : 4;
+    int rb = nb * blockBytes;
+    byte[] out = plain.clone(); // the tail rows stay as they are
+    for (int g = 0; g < n / 16; g++) {
+      int base = g * 16 * rb;
+      for (int r = 0; r < 16; r++) {
+        int row = (g * 16 + r) * rb;
+        for (int b = 0; b < nb; b++) {
+          int blk = row + b * blockBytes;
+          out[base + (b * 16 + r) * 2] = plain[blk];
+          out[base + (b * 16 + r) * 2 + 1] = plain[blk + 1];
+          for (int st = 0; st < steps; st++) {
+            for (int j = 0; j < 4; j++) {
+              byte v = plain[blk + 2 + 4 * st + j];
+              out[base + nb * 32 + ((b * steps + st) * 16 + r) * 4 + j] = q8 ? (byte) (v ^ 0x80) : v;
+            }
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  @ParameterizedTest
+  @MethodSource("cases")
+  void layoutIsTheDocumentedPermutationAndEveryReaderAgreesWithTheSpecification(WeightFormat f, Shape s) {
+    Random rnd = new Random(17L * s.n() + s.k() + f.ordinal());
+    String what = f.id() + " " + s;
+    int layout = r16(f);
+    long bytes = f.matrixBytes(s.n(), s.k());
+    try (Arena arena = Arena.open()) {
+      Tensor w = matrix(arena, rnd, s.n(), s.k(), 0, 1.0);
+      Tensor plain = arena.allocate(DType.I8, bytes);
+      assertEquals(0, IteraNative.itera_quantize_ref(f.nativeCode(), s.n(), s.k(), w.address(), s.k(), plain.address()));
+      byte[] plainBytes = bytes(plain);
+      byte[] expected = interleave(f, s.n(), s.k(), plainBytes);
+      if (s.n() >= 16) {
+        assertFalse(Arrays.equals(plainBytes, expected), what + ": a full group must be interleaved");
+      }
+
+      Tensor viaRelayout = arena.allocate(DType.I8, bytes);
+      assertEquals(0, IteraNative.itera_quant_relayout(f.nativeCode(), layout, s.n(), s.k(), plain.address(), viaRelayout.address()));
+      assertArrayEquals(expected, bytes(viaRelayout), what + ": relayout to _R16");
+      Tensor refQuant = arena.allocate(DType.I8, bytes);
+      assertEquals(0, IteraNative.itera_quantize_ref(layout, s.n(), s.k(), w.address(), s.k(), refQuant.address()));
+      assertArrayEquals(expected, bytes(refQuant), what + ": reference quantiser into _R16");
+      Tensor back = arena.allocate(DType.I8, bytes);
+      assertEquals(0, IteraNative.itera_quant_relayout(layout, f.nativeCode(), s.n(), s.k(), viaRelayout.address(), back.address()));
+      assertArrayEquals(plainBytes, bytes(back), what + ": relayout back to " + f.id());
+      assertEquals(0, IteraNative.itera_quant_check(layout, s.n(), s.k(), viaRelayout.address()), what + ": check");
+
+      Tensor deqSpec = arena.allocate(DType.F32, s.n(), s.k());
+      assertEquals(0, IteraNative.itera_dequantize_ref(f.nativeCode(), s.n(), s.k(), plain.address(), deqSpec.address(), s.k()));
+      float[] spec = deqSpec.toFloatArray();
+      Tensor x = matrix(arena, rnd, s.m(), s.k(), 0, 1.0);
+      Tensor ySpec = arena.allocate(DType.F32, s.m(), s.n());
+      assertEquals(0, IteraNative.itera_qgemm_ref(f.nativeCode(), s.m(), s.n(), s.k(), x.address(), s.k(), plain.address(), ySpec.address(), s.n()));
+
+      for (Isa isa : KernelParityTest.isas()) {
+        CPU.setIsa(isa);
+        String at = what + " " + isa;
+        Tensor fast = arena.allocate(DType.I8, bytes);
+        assertEquals(0, IteraNative.itera_quantize(layout, s.n(), s.k(), w.address(), s.k(), fast.address()));
+        assertArrayEquals(expected, bytes(fast), at + ": fast quantiser into _R16");
+
+        Tensor deq = poison(arena.allocate(DType.F32, s.n(), s.k()));
+        assertEquals(0, IteraNative.itera_dequantize(layout, s.n(), s.k(), fast.address(), deq.address(), s.k()));
+        assertArrayEquals(spec, deq.toFloatArray(), 0f, at + ": dequantised");
+        Tensor row = arena.allocate(DType.F32, s.k());
+        for (int r = 0; r < s.n(); r++) {
+          poison(row);
+          assertEquals(0, IteraNative.itera_dequantize_row(layout, s.n(), s.k(), fast.address(), r, row.address()));
+          assertArrayEquals(Arrays.copyOfRange(spec, r * s.k(), (r + 1) * s.k()), row.toFloatArray(), 0f, at + ": row " + r);
+        }
+
+        // products into a poisoned, row-strided output
+        Tensor y = poison(matrix(arena, rnd, s.m(), s.n(), 3, 1.0));
+        assertEquals(0, IteraNative.itera_qgemm(layout, s.m(), s.n(), s.k(), x.address(), s.k(), fast.address(), y.address(), y.stride(0)));
+        assertClose(at + ": gemm", y, ySpec, QuantKernelTest.tolerance(f));
+        assertOutsideUntouched(at + ": gemm padding", ownerOf(y, 3), y);
+        Tensor yv = poison(arena.allocate(DType.F32, s.n()));
+        assertEquals(0, IteraNative.itera_qgemv(layout, s.n(), s.k(), fast.address(), x.address(), yv.address()));
+        assertClose(at + ": gemv", yv.toDoubleArray(), ySpec.select(0, 0).toDoubleArray(), QuantKernelTest.tolerance(f));
+      }
+    }
+  }
+
+  /** A non-finite scale is found in a group row and in a tail row of the interleaved layout. */
+  @ParameterizedTest
+  @EnumSource(value = WeightFormat.class, names = {"Q8_0", "Q4_0"})
+  void checkFindsABadScaleInGroupAndTailRows(WeightFormat f) {
+    int n = 21; // one group, 5 tail rows
+    int k = 128;
+    int rb = (int) f.rowBytes(k);
+    int blockBytes = f == WeightFormat.Q8_0 ? 34 : 18;
+    try (Arena arena = Arena.open()) {
+      Tensor w = matrix(arena, new Random(3), n, k, 0, 1.0);
+      Tensor plain = arena.allocate(DType.I8, f.matrixBytes(n, k));
+      assertEquals(0, IteraNative.itera_quantize_ref(f.nativeCode(), n, k, w.address(), k, plain.address()));
+      for (int badRow : new int[] {7, 19}) {
+        byte[] corrupt = bytes(plain);
+        int at = badRow * rb + 2 * blockBytes; // block 2's fp16 scale := +infinity (0x7c00)
+        corrupt[at] = 0;
+        corrupt[at + 1] = 0x7c;
+        Tensor src = arena.allocate(DType.I8, corrupt.length);
+        new RawPointer(src.address(), corrupt.length).asByteBuffer().put(corrupt);
+        Tensor r16 = arena.allocate(DType.I8, corrupt.length);
+        assertEquals(0, IteraNative.itera_quant_relayout(f.nativeCode(), r16(f), n, k, src.address(), r16.address()));
+        assertNotEquals(0, IteraNative.itera_quant_check(r16(f), n, k, r16.address()), f + ": bad scale in row " + badRow);
+        assertThrows(IllegalArgumentException.class, () -> QuantizedMatrix.fromBytes(f, n, k, corrupt).close());
+      }
+    }
+  }
+
+  @Test
+  void badArgumentsAreRefused() {
+    int n = 20;
+    int k = 64;
+    try (Arena arena = Arena.open()) {
+      Tensor w = matrix(arena, new Random(1), n, k, 0, 1.0);
+      try (QuantizedMatrix q = QuantizedMatrix.quantize(WeightFormat.Q8_0, w)) {
+        assertEquals(Q8_0_R16, q.nativeLayout());
+        Tensor dst = arena.allocate(DType.I8, q.bytes());
+        // different blocks: no relayout between Q8_0 and Q4_0 layouts
+        assertNotEquals(0, IteraNative.itera_quant_relayout(Q8_0_R16, Q4_0_R16, n, k, q.address(), dst.address()));
+        assertNotEquals(0, IteraNative.itera_quant_relayout(Q8_0_R16, WeightFormat.Q4_0.nativeCode(), n, k, q.address(), dst.address()));
+        Tensor row = arena.allocate(DType.F32, k);
+        assertNotEquals(0, IteraNative.itera_dequantize_row(Q8_0_R16, n, k, q.address(), n, row.address()));
+        assertNotEquals(0, IteraNative.itera_dequantize_row(Q8_0_R16, n, k, q.address(), -1, row.address()));
+        assertNotEquals(0, IteraNative.itera_dequantize_row(Q8_0_R16, n, 48, q.address(), 0, row.address()));
+        assertThrows(IndexOutOfBoundsException.class, () -> q.dequantizeRow(n, row.address()));
+        assertThrows(IndexOutOfBoundsException.class, () -> q.dequantizeRow(-1, row.address()));
+      }
+      try (QuantizedMatrix nf4 = QuantizedMatrix.quantize(WeightFormat.NF4, w)) {
+        assertEquals(WeightFormat.NF4.nativeCode(), nf4.nativeLayout(), "only Q8_0 and Q4_0 are interleaved");
+      }
+    }
+  }
+
+  private static byte[] bytes(Tensor i8) {
+    byte[] out = new byte[(int) i8.size()];
+    new RawPointer(i8.address(), out.length).asByteBuffer().get(out);
+    return out;
+  }
+}

@@ -570,6 +570,10 @@ int itera_dequantize_ref(int fmt, int64_t N, int64_t K, const void* src, float* 
 /* Checks stored bytes: every scale finite (and non-negative where the format says so) and every
  * INT4 zero point in [0, 15]. Returns ITERA_OK or ITERA_ERR_BAD_ARGUMENT. */
 int itera_quant_check(int fmt, int64_t N, int64_t K, const void* W);
+/* The layout whose products are fastest at the current ISA level: fmt's _R16 layout where the
+ * level has interleaved kernels (AVX512 with AVX512-VNNI), else fmt itself (also for formats
+ * without one); -1 for an unknown format. Every layout works at every level. */
+int itera_quant_layout(int fmt);
 /* dst = W in layout dst_fmt, W = src in layout src_fmt: a base format and its _R16 layout, either
  * way round (or the same format: a copy). src and dst must not overlap. */
 int itera_quant_relayout(int src_fmt, int dst_fmt, int64_t N, int64_t K, const void* src,

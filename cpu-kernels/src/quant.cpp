@@ -146,6 +146,14 @@ int itera_dequantize(int fmt, int64_t N, int64_t K, const void* src, float* dst,
   return ITERA_OK;
 }
 
+int itera_quant_layout(int fmt) {
+  if (itera::quant::block_size(fmt) == 0) return -1;
+  if (!qkernels().qgemm_r16) return fmt;
+  if (fmt == ITERA_QFMT_Q8_0) return ITERA_QFMT_Q8_0_R16;
+  if (fmt == ITERA_QFMT_Q4_0) return ITERA_QFMT_Q4_0_R16;
+  return fmt;
+}
+
 int itera_qgemv(int fmt, int64_t N, int64_t K, const void* W, const float* x, float* y) {
   const int64_t rb = itera::quant::row_bytes(fmt, K);
   if (rb < 0 || N <= 0) return ITERA_ERR_BAD_ARGUMENT;

@@ -31,29 +31,18 @@ public final class QuantizedMatrix implements AutoCloseable {
   private final long rows;
   private final long cols;
   private final long rowBytes;
-  // ITERA_QFMT_* of the bytes in `data`: Q8_0 and Q4_0 are kept row-interleaved (_R16), the
-  // layout their fast kernels read directly; every other format as stored.
+  // ITERA_QFMT_* of the bytes in `data`: chosen at creation by the kernels (Q8_0 / Q4_0 are kept
+  // row-interleaved where the CPU has kernels that read that layout directly), fixed thereafter.
   private final int layout;
   private final Tensor data; // I8 [rows * rowBytes]: the rows in `layout`
 
-  /** ITERA_QFMT_Q8_0_R16 / ITERA_QFMT_Q4_0_R16 (itera_kernels.h). */
-  private static final int Q8_0_R16 = 11;
-  private static final int Q4_0_R16 = 12;
-
-  private static int layoutOf(WeightFormat format) {
-    switch (format) {
-      case Q8_0:
-        return Q8_0_R16;
-      case Q4_0:
-        return Q4_0_R16;
-      default:
-        return format.nativeCode();
-    }
+  private static int layoutFor(WeightFormat format) {
+    return IteraNative.itera_quant_layout(format.nativeCode());
   }
 
-  private QuantizedMatrix(WeightFormat format, long rows, long cols, Tensor data) {
+  private QuantizedMatrix(WeightFormat format, int layout, long rows, long cols, Tensor data) {
     this.format = format;
-    this.layout = layoutOf(format);
+    this.layout = layout;
     this.gemvOp = "QuantizedMatrix.gemv(" + format.id() + ")";
     this.gemmOp = "QuantizedMatrix.gemm(" + format.id() + ")";
     this.rows = rows;
@@ -80,7 +69,8 @@ public final class QuantizedMatrix implements AutoCloseable {
     requireNative(op);
     Tensor data = Tensor.allocate(DType.I8, format.matrixBytes(n, k));
     try {
-      int rc = IteraNative.itera_quantize(layoutOf(format), n, k, weights.address(), ld, data.address());
+      int layout = layoutFor(format);
+      int rc = IteraNative.itera_quantize(layout, n, k, weights.address(), ld, data.address());
       if (rc != 0) {
         throw new IllegalArgumentException(
             op
@@ -89,7 +79,7 @@ public final class QuantizedMatrix implements AutoCloseable {
                 + " hold a NaN or infinity, or a magnitude the format's fp16 fields cannot hold"
                 + " (F16 weights and Q4_0/INT4 scales overflow above 65504); clean or rescale them first");
       }
-      return new QuantizedMatrix(format, n, k, data);
+      return new QuantizedMatrix(format, layout, n, k, data);
     } catch (RuntimeException e) {
       data.close();
       throw e;
@@ -132,7 +122,7 @@ public final class QuantizedMatrix implements AutoCloseable {
     requireNative(op);
     Tensor data = Tensor.allocate(DType.I8, expected);
     try {
-      int layout = layoutOf(format);
+      int layout = layoutFor(format);
       if (layout == format.nativeCode()) {
         buffer(data, expected).put(bytes.duplicate());
         checkStored(op, format, rows, cols, data);
@@ -143,7 +133,7 @@ public final class QuantizedMatrix implements AutoCloseable {
           check(op, IteraNative.itera_quant_relayout(format.nativeCode(), layout, rows, cols, stored.address(), data.address()));
         }
       }
-      return new QuantizedMatrix(format, rows, cols, data);
+      return new QuantizedMatrix(format, layout, rows, cols, data);
     } catch (RuntimeException e) {
       data.close();
       throw e;
@@ -190,7 +180,7 @@ public final class QuantizedMatrix implements AutoCloseable {
 
   /**
    * Native address of the weights in the layout {@link #nativeLayout()} names, for kernels; valid
-   * until {@link #close()}. Q8_0 and Q4_0 are held row-interleaved in memory, so rows are not at
+   * until {@link #close()}. Q8_0 and Q4_0 may be held row-interleaved, so a row is not always at
    * {@code row * rowBytes}: read single rows with {@link #dequantizeRow}.
    */
   public long address() {
@@ -198,10 +188,12 @@ public final class QuantizedMatrix implements AutoCloseable {
   }
 
   /**
-   * The {@code ITERA_QFMT_*} code of the bytes at {@link #address()}: {@code
+   * The {@code ITERA_QFMT_*} code of the bytes at {@link #address()}, chosen when the matrix was
+   * made ({@code itera_quant_layout}): on CPUs with AVX-512 VNNI, Q8_0 / Q4_0 are held as {@code
    * ITERA_QFMT_Q8_0_R16} / {@code ITERA_QFMT_Q4_0_R16} (the same blocks with 16 rows interleaved,
-   * see itera_kernels.h) for Q8_0 / Q4_0, else {@code format().nativeCode()}. {@link #toBytes}
-   * and {@link #copyTo} always give the format's stored (ggml) layout.
+   * see itera_kernels.h), which their products read directly; otherwise {@code
+   * format().nativeCode()}. {@link #toBytes} and {@link #copyTo} always give the format's stored
+   * (ggml) layout.
    */
   public int nativeLayout() {
     return layout;

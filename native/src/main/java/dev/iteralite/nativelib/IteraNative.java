@@ -149,6 +149,7 @@ public final class IteraNative {
     public static native int itera_dequantize(int fmt, long N, long K, @Cast("const void*") long src, @Cast("float*") long dst, long ldd);
     public static native int itera_dequantize_ref(int fmt, long N, long K, @Cast("const void*") long src, @Cast("float*") long dst, long ldd);
     public static native int itera_quant_check(int fmt, long N, long K, @Cast("const void*") long W);
+    public static native int itera_quant_layout(int fmt);
     public static native int itera_quant_relayout(int src_fmt, int dst_fmt, long N, long K, @Cast("const void*") long src, @Cast("void*") long dst);
     public static native int itera_dequantize_row(int fmt, long N, long K, @Cast("const void*") long W, long row, @Cast("float*") long dst);
     public static native int itera_qgemv(int fmt, long N, long K, @Cast("const void*") long W, @Cast("const float*") long x, @Cast("float*") long y);

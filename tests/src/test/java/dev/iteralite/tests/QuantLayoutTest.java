@@ -206,7 +206,6 @@ class QuantLayoutTest {
     try (Arena arena = Arena.open()) {
       Tensor w = matrix(arena, new Random(1), n, k, 0, 1.0);
       try (QuantizedMatrix q = QuantizedMatrix.quantize(WeightFormat.Q8_0, w)) {
-        assertEquals(Q8_0_R16, q.nativeLayout());
         Tensor dst = arena.allocate(DType.I8, q.bytes());
         // different blocks: no relayout between Q8_0 and Q4_0 layouts
         assertNotEquals(0, IteraNative.itera_quant_relayout(Q8_0_R16, Q4_0_R16, n, k, q.address(), dst.address()));
@@ -218,8 +217,49 @@ class QuantLayoutTest {
         assertThrows(IndexOutOfBoundsException.class, () -> q.dequantizeRow(n, row.address()));
         assertThrows(IndexOutOfBoundsException.class, () -> q.dequantizeRow(-1, row.address()));
       }
-      try (QuantizedMatrix nf4 = QuantizedMatrix.quantize(WeightFormat.NF4, w)) {
-        assertEquals(WeightFormat.NF4.nativeCode(), nf4.nativeLayout(), "only Q8_0 and Q4_0 are interleaved");
+      assertEquals(-1, IteraNative.itera_quant_layout(99));
+    }
+  }
+
+  /**
+   * Matrices are interleaved exactly where the selected kernels read that layout (AVX-512 with
+   * VNNI); a matrix made at a lower level stays in the ggml layout, and either kind gives the same
+   * products at every level.
+   */
+  @ParameterizedTest
+  @EnumSource(value = WeightFormat.class, names = {"Q8_0", "Q4_0"})
+  void layoutFollowsTheIsaAndEitherLayoutWorksEverywhere(WeightFormat f) {
+    int n = 40;
+    int k = 256;
+    Random rnd = new Random(8);
+    try (Arena arena = Arena.open()) {
+      Tensor w = matrix(arena, rnd, n, k, 0, 1.0);
+      Tensor x = matrix(arena, rnd, 2, k, 0, 1.0);
+      Tensor ySpec = arena.allocate(DType.F32, 2, n);
+      List<QuantizedMatrix> made = new ArrayList<>();
+      try {
+        for (Isa isa : KernelParityTest.isas()) {
+          CPU.setIsa(isa);
+          boolean interleaved = isa == Isa.AVX512 && CPU.features().has("AVX512_VNNI");
+          assertEquals(interleaved ? r16(f) : f.nativeCode(), IteraNative.itera_quant_layout(f.nativeCode()), isa.toString());
+          QuantizedMatrix q = QuantizedMatrix.quantize(f, w);
+          made.add(q);
+          assertEquals(interleaved ? r16(f) : f.nativeCode(), q.nativeLayout(), isa + " " + f.id());
+          assertEquals(WeightFormat.NF4.nativeCode(), IteraNative.itera_quant_layout(WeightFormat.NF4.nativeCode()));
+        }
+        QuantizedMatrix first = made.get(0);
+        assertEquals(0, IteraNative.itera_qgemm_ref(first.nativeLayout(), 2, n, k, x.address(), k, first.address(), ySpec.address(), n));
+        for (Isa isa : KernelParityTest.isas()) {
+          CPU.setIsa(isa);
+          for (QuantizedMatrix q : made) {
+            assertArrayEquals(first.toBytes(), q.toBytes(), "stored bytes do not depend on the layout");
+            Tensor y = poison(arena.allocate(DType.F32, 2, n));
+            q.gemm(x, y);
+            assertClose(isa + " " + f.id() + " layout " + q.nativeLayout(), y, ySpec, QuantKernelTest.tolerance(f));
+          }
+        }
+      } finally {
+        made.forEach(QuantizedMatrix::close);
       }
     }
   }

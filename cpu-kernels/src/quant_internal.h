@@ -213,13 +213,10 @@ struct QuantKernels {
   // y[n] = row n of W (F16 or BF16) . x (fp32), for n in [n0, n1).
   void (*fdot_rows)(int fmt, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb,
                     const float* x, float* y);
-  // Optional (null where the ISA has none): qgemm_rows for Q8_0 and Q4_0 through weight panels
-  // repacked on the fly, kPackedRows rows interleaved 4 bytes at a time so that one integer dot
-  // instruction serves 16 output columns and the per-block scaling is one FMA per 16 outputs.
-  // Repacking a panel costs about as much as running five activation rows over it, yet already
-  // at 2 rows this beats the row tiles (Zen 4, 2 x 1024 x 1024: 46 against 52 us, and 3 times
-  // faster from 16 rows on); quant.cpp takes this path from kPackedMinRows rows on, with n0 (and
-  // n1 unless it is N) on multiples of kPackedRows.
+  // Optional (null where the ISA has none): qgemm_rows for ggml-layout Q8_0 and Q4_0 rows, each
+  // panel of kPackedRows rows converted on the fly to the _R16 layout and run through the
+  // qgemm_r16 tiles; quant.cpp takes this path from kPackedMinRows rows on, with n0 (and n1
+  // unless it is N) on multiples of kPackedRows.
   void (*qgemm_packed)(int fmt, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb,
                        int64_t M, const QAct* x, float* Y, int64_t ldy);
   // Optional (null where the ISA has none): qgemm_rows with M = 1 for Q4_0 (y[n] for n in

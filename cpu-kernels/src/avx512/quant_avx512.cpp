@@ -41,189 +41,25 @@ void block_offsets(bool q4, int64_t M, int64_t nb, const quant::QAct* x, int32_t
     }
 }
 
-// ---------------------------------------------------------------- packed Q8_0 / Q4_0 GEMM
-// The row-by-row tiles of simd_quant.inc spend four instructions per (weight row, activation
-// row, block) - dot, convert, scale product, FMA - and the last three dominate a GEMM. Here a
-// panel of kPackedRows weight rows is first repacked (per thread, into reused scratch) so that
-// each 64-byte vector holds 4 consecutive bytes of 16 rows: vpdpbusd against the 4 activation
-// bytes broadcast then advances 16 output columns at once, a block takes 8 such dots into an
-// int32 accumulator, and its scaling is one convert + one multiply + one FMA per 16 outputs.
-// Weights are the unsigned operand: Q8_0 stores q + 128, Q4_0 the nibble q (0..15) itself; the
-// offsets (128 resp. 8 times the block's activation sum) start each block's accumulator (the
-// activation sums come from QAct::aux, which already holds -128 * the 4-byte sums).
-namespace packed {
-
-constexpr int kNV = 2;                            // vectors of 16 rows per panel
-constexpr int kNR = 16 * kNV;                     // rows per panel
-static_assert(kNR == quant::kPackedRows, "panel height is part of quant.cpp's split");
-constexpr int kRM = 4;                            // activation rows per register tile
-
-struct alignas(64) Line {
-  uint8_t bytes[64];
-};
-
-struct Scratch {
-  std::vector<Line> w;        // [block][step 0..7][kNV]: 4 bytes of each of 16 rows
-  std::vector<Line> s;        // [block][kNV]: 16 fp32 row scales (0 for rows past the panel)
-  std::vector<int32_t> init;  // [m][block]: -(offset) * activation block sum
-  __m512i* wp() { return reinterpret_cast<__m512i*>(w.data()); }
-  __m512* sp() { return reinterpret_cast<__m512*>(s.data()); }
-};
-
-Scratch& scratch() {
-  thread_local Scratch s;
-  return s;
-}
-
-// The 32 weight bytes of one block of one row, as the unsigned vpdpbusd operand.
-template <bool kQ4>
-inline __m256i block_u8(const uint8_t* blk) {
-  if (kQ4) {
-    const __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
-    return _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(15));
-  }
-  return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)),
-                          _mm256_set1_epi8(char(0x80)));
-}
-
-// Weight rows [n0, n0 + rows) of W as one panel (rows <= kNR; missing rows are zero with scale 0).
-// Per block and 16 rows this is a 16 x 8 transpose of dwords: rows r and r + 8 share a vector,
-// and an 8 x 8 transpose inside both 256-bit halves at once leaves step s of all 16 rows in one.
-template <bool kQ4>
-void repack(const uint8_t* W, int64_t rb, int64_t n0, int rows, int64_t nb, __m512i* pw, __m512* ps) {
-  constexpr int64_t bytes = kQ4 ? quant::kQ4BlockBytes : quant::kQ8BlockBytes;
-  float* sc = reinterpret_cast<float*>(ps);
-  const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
-  const __m512i hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-  for (int v = 0; v < kNV; ++v) {
-    const uint8_t* row[16];
-    for (int r = 0; r < 16; ++r) {
-      // Missing rows read row 0 again; their scale is 0, which zeroes their outputs.
-      const int g = 16 * v + r;
-      row[r] = W + (n0 + (g < rows ? g : 0)) * rb;
-    }
-    for (int64_t b = 0; b < nb; ++b) {
-      for (int r = 0; r < 16; ++r) {
-        const int g = 16 * v + r;
-        sc[b * kNR + g] = g < rows ? _cvtsh_ss(quant::load_u16(row[r] + b * bytes)) : 0.0f;
-      }
-      __m512i z[8], t[8], u[8];
-      for (int r = 0; r < 8; ++r)
-        z[r] = _mm512_inserti64x4(_mm512_castsi256_si512(block_u8<kQ4>(row[r] + b * bytes)),
-                                  block_u8<kQ4>(row[r + 8] + b * bytes), 1);
-      for (int r = 0; r < 8; r += 2) {
-        t[r] = _mm512_unpacklo_epi32(z[r], z[r + 1]);
-        t[r + 1] = _mm512_unpackhi_epi32(z[r], z[r + 1]);
-      }
-      for (int h = 0; h < 8; h += 4) {
-        u[h] = _mm512_unpacklo_epi64(t[h], t[h + 2]);
-        u[h + 1] = _mm512_unpackhi_epi64(t[h], t[h + 2]);
-        u[h + 2] = _mm512_unpacklo_epi64(t[h + 1], t[h + 3]);
-        u[h + 3] = _mm512_unpackhi_epi64(t[h + 1], t[h + 3]);
-      }
-      // u[j] (j < 4) holds step j (low 128 bits of each half) and j + 4 of rows 0-3 / 8-11,
-      // u[j + 4] the same of rows 4-7 / 12-15.
-      __m512i* out = pw + b * 8 * kNV + v;
-      for (int j = 0; j < 4; ++j) {
-        _mm512_store_si512(out + j * kNV, _mm512_permutex2var_epi64(u[j], lo, u[j + 4]));
-        _mm512_store_si512(out + (j + 4) * kNV, _mm512_permutex2var_epi64(u[j], hi, u[j + 4]));
-      }
-    }
-  }
-}
-
-// Y[m][c] for m < RM, c < cols (<= kNR) of one panel against activation rows x[0..RM).
-template <int RM>
-inline void tile(int64_t nb, const __m512i* pw, const __m512* ps, const quant::QAct* x,
-                 const int32_t* init, int64_t init_ld, float* y, int64_t ldy, int cols) {
-  __m512 acc[RM][kNV];
-  for (int m = 0; m < RM; ++m)
-    for (int v = 0; v < kNV; ++v) acc[m][v] = _mm512_setzero_ps();
-  const int8_t* xq[RM];
-  const float* xd[RM];
-  for (int m = 0; m < RM; ++m) {
-    xq[m] = x[m].q;
-    xd[m] = x[m].d;
-  }
-  for (int64_t b = 0; b < nb; ++b) {
-    __m512i ia[RM][kNV];
-    for (int m = 0; m < RM; ++m) {
-      const __m512i i0 = _mm512_set1_epi32(init[m * init_ld + b]);
-      for (int v = 0; v < kNV; ++v) ia[m][v] = i0;
-    }
-    const __m512i* wb = pw + b * 8 * kNV;
-    for (int st = 0; st < 8; ++st) {
-      __m512i w[kNV];
-      for (int v = 0; v < kNV; ++v) w[v] = _mm512_load_si512(wb + st * kNV + v);
-      for (int m = 0; m < RM; ++m) {
-        int32_t xv;
-        std::memcpy(&xv, xq[m] + b * 32 + st * 4, 4);
-        const __m512i xb = _mm512_set1_epi32(xv);
-        for (int v = 0; v < kNV; ++v) ia[m][v] = _mm512_dpbusd_epi32(ia[m][v], w[v], xb);
-      }
-    }
-    for (int m = 0; m < RM; ++m) {
-      const __m512 d = _mm512_set1_ps(xd[m][b]);
-      for (int v = 0; v < kNV; ++v)
-        acc[m][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[m][v]), _mm512_mul_ps(ps[b * kNV + v], d), acc[m][v]);
-    }
-  }
-  for (int m = 0; m < RM; ++m)
-    for (int v = 0; v < kNV; ++v) {
-      const int c = cols - 16 * v;
-      if (c >= 16) _mm512_storeu_ps(y + m * ldy + 16 * v, acc[m][v]);
-      else if (c > 0) _mm512_mask_storeu_ps(y + m * ldy + 16 * v, __mmask16((1u << c) - 1), acc[m][v]);
-    }
-}
-
-void gemm(int fmt, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
-          const quant::QAct* x, float* Y, int64_t ldy) {
-  const bool q4 = fmt == ITERA_QFMT_Q4_0;
-  const int64_t nb = K / 32;
-  Scratch& s = scratch();
-  if (s.w.size() < size_t(nb * 8 * kNV)) s.w.resize(size_t(nb * 8 * kNV));
-  if (s.s.size() < size_t(nb * kNV)) s.s.resize(size_t(nb * kNV));
-  if (s.init.size() < size_t(M * nb)) s.init.resize(size_t(M * nb));
-  block_offsets(q4, M, nb, x, s.init.data());
-  for (int64_t p = n0; p < n1; p += kNR) {
-    const int rows = int(std::min<int64_t>(kNR, n1 - p));
-    if (q4) repack<true>(W, rb, p, rows, nb, s.wp(), s.sp());
-    else repack<false>(W, rb, p, rows, nb, s.wp(), s.sp());
-    int64_t m = 0;
-    static_assert(kRM <= 4, "the switch below handles up to 3 leftover rows");
-    for (; m + kRM <= M; m += kRM)
-      tile<kRM>(nb, s.wp(), s.sp(), x + m, s.init.data() + m * nb, nb, Y + m * ldy + p, ldy, rows);
-    const __m512i* pw = s.wp();
-    const __m512* ps = s.sp();
-    const int32_t* in = s.init.data() + m * nb;
-    float* y = Y + m * ldy + p;
-    switch (M - m) {  // the rows left over, fewer than kRM
-      case 3: tile<3>(nb, pw, ps, x + m, in, nb, y, ldy, rows); break;
-      case 2: tile<2>(nb, pw, ps, x + m, in, nb, y, ldy, rows); break;
-      case 1: tile<1>(nb, pw, ps, x + m, in, nb, y, ldy, rows); break;
-      default: break;
-    }
-  }
-}
-
-}  // namespace packed
-
 // ---------------------------------------------------------------- _R16 layouts
-// Q8_0_R16 / Q4_0_R16 (itera_kernels.h) are stored the way packed::repack lays a panel out, so
-// the products read them as they are: per block and group of 16 rows, 8 vpdpbusd (Q8_0: one
-// 64-byte line per step; Q4_0: each line's low and high nibbles) advance 16 outputs, and one
-// convert + multiply + FMA scales them. Against the row tiles (per row and block: a dot, a
-// convert, a scalar scale conversion and broadcast, a multiply and an FMA) the decode GEMV does
-// about a fifth of the instructions and becomes bound by L2 bandwidth.
+// Q8_0_R16 / Q4_0_R16 (itera_kernels.h) hold the weights the way vpdpbusd wants them: one 64-byte
+// line is the same 4 weights of 16 rows (Q8_0 stored +128 as the unsigned operand; Q4_0 as raw
+// nibbles, whose offset 8 goes into each block's starting value like Q8_0's 128), so per block
+// and group 8 vpdpbusd against 4 broadcast activations advance 16 outputs and one convert +
+// multiply + FMA scales them. Against the row tiles (per row and block: a dot, a convert, a
+// scalar scale conversion and broadcast, a multiply and an FMA) the decode GEMV does about a
+// fifth of the instructions and becomes bound by L2 bandwidth (Zen 4, 1 x 1024 x 1024 on one
+// thread: Q8_0 25.6 -> 13.6 us, Q4_0 27.8 -> 10.4 us).
 namespace r16 {
 
 constexpr int64_t kRows = quant::kR16Rows;
 constexpr int kGemvGroups = 2;  // groups per GEMV tile (independent dot chains)
 
-// Y[m][16 g + c] for m < RM, g < NG, c < 16: NG consecutive groups against activation rows x.
+// Y[m][16 g + c] for m < RM, g < NG, c < 16 (c < last_cols in the last group): NG consecutive
+// groups against activation rows x.
 template <bool kQ4, int RM, int NG>
 inline void tile(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::QAct* x,
-                 const int32_t* init, int64_t init_ld, float* y, int64_t ldy) {
+                 const int32_t* init, int64_t init_ld, float* y, int64_t ldy, int last_cols) {
   constexpr int kSteps = kQ4 ? 4 : 8;
   __m512 acc[RM][NG];
   for (int m = 0; m < RM; ++m)
@@ -279,37 +115,45 @@ inline void tile(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::Q
         acc[m][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[m][g]), _mm512_mul_ps(sw[g], d), acc[m][g]);
     }
   }
+  const __mmask16 last = __mmask16((1u << last_cols) - 1);
   for (int m = 0; m < RM; ++m)
-    for (int g = 0; g < NG; ++g) _mm512_storeu_ps(y + m * ldy + 16 * g, acc[m][g]);
+    for (int g = 0; g < NG; ++g) {
+      if (g < NG - 1 || last_cols == 16) _mm512_storeu_ps(y + m * ldy + 16 * g, acc[m][g]);
+      else _mm512_mask_storeu_ps(y + m * ldy + 16 * g, last, acc[m][g]);
+    }
 }
 
 // Groups [g0, g0 + NG) against every activation row: tiles of 4 rows, then the 1-3 left over.
 template <bool kQ4, int NG>
 inline void groups(int64_t nb, const uint8_t* grp, int64_t gstride, int64_t M, const quant::QAct* x,
-                   const int32_t* init, float* y, int64_t ldy) {
+                   const int32_t* init, float* y, int64_t ldy, int last_cols) {
   int64_t m = 0;
-  for (; m + 4 <= M; m += 4) tile<kQ4, 4, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy);
+  for (; m + 4 <= M; m += 4)
+    tile<kQ4, 4, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy, last_cols);
   switch (M - m) {
-    case 3: tile<kQ4, 3, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy); break;
-    case 2: tile<kQ4, 2, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy); break;
-    case 1: tile<kQ4, 1, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy); break;
+    case 3: tile<kQ4, 3, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy, last_cols); break;
+    case 2: tile<kQ4, 2, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy, last_cols); break;
+    case 1: tile<kQ4, 1, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy, last_cols); break;
     default: break;
   }
 }
 
+// Groups [g0, g1) of W (group g at W + g * 16 rb, its outputs at Y + 16 g), the last one writing
+// only its first last_cols columns.
 template <bool kQ4>
 void run(int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
-         const quant::QAct* x, const int32_t* init, float* Y, int64_t ldy) {
+         const quant::QAct* x, const int32_t* init, float* Y, int64_t ldy, int last_cols = 16) {
   const int64_t nb = K / 32, gstride = kRows * rb;
   int64_t g = g0;
+  auto cols = [&](int64_t next) { return next == g1 ? last_cols : 16; };
   if (M == 1) {
     for (; g + kGemvGroups <= g1; g += kGemvGroups)
-      tile<kQ4, 1, kGemvGroups>(nb, W + g * gstride, gstride, x, init, nb, Y + g * kRows, ldy);
-    for (; g < g1; ++g) tile<kQ4, 1, 1>(nb, W + g * gstride, gstride, x, init, nb, Y + g * kRows, ldy);
+      tile<kQ4, 1, kGemvGroups>(nb, W + g * gstride, gstride, x, init, nb, Y + g * kRows, ldy, cols(g + kGemvGroups));
+    for (; g < g1; ++g) tile<kQ4, 1, 1>(nb, W + g * gstride, gstride, x, init, nb, Y + g * kRows, ldy, cols(g + 1));
     return;
   }
-  for (; g + 2 <= g1; g += 2) groups<kQ4, 2>(nb, W + g * gstride, gstride, M, x, init, Y + g * kRows, ldy);
-  if (g < g1) groups<kQ4, 1>(nb, W + g * gstride, gstride, M, x, init, Y + g * kRows, ldy);
+  for (; g + 2 <= g1; g += 2) groups<kQ4, 2>(nb, W + g * gstride, gstride, M, x, init, Y + g * kRows, ldy, cols(g + 2));
+  if (g < g1) groups<kQ4, 1>(nb, W + g * gstride, gstride, M, x, init, Y + g * kRows, ldy, cols(g + 1));
 }
 
 void gemm(int fmt, int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
@@ -324,6 +168,83 @@ void gemm(int fmt, int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t 
 }
 
 }  // namespace r16
+
+// ---------------------------------------------------------------- Q8_0 / Q4_0 GEMM on ggml rows
+// A product over ggml-layout rows with at least 2 activation rows converts each panel of 32
+// rows, per thread into reused scratch, to the _R16 layout and runs the r16 tiles on it:
+// converting costs about as much as running five activation rows over the panel, yet already at
+// 2 rows this beats the row tiles (Zen 4, 2 x 1024 x 1024: 46 against 52 us, and 3 times faster
+// from 16 rows on). Rows missing from the last panel are zero with scale 0, and not stored.
+namespace packed {
+
+constexpr int64_t kPanelGroups = quant::kPackedRows / r16::kRows;
+
+// Rows [n, n + rows) (rows <= 16; the rest zero) of ggml rows W as one _R16 group at dst.
+// Per block and 16-byte half of the weights: rows i, i + 4, i + 8, i + 12 fill the 128-bit lanes
+// of z[i], and a 4 x 4 dword transpose inside every lane leaves step j of the 16 rows, in row
+// order, in one vector.
+template <bool kQ4>
+void to_r16(const uint8_t* W, int64_t rb, int64_t n, int rows, int64_t nb, uint8_t* dst) {
+  constexpr int64_t bytes = kQ4 ? quant::kQ4BlockBytes : quant::kQ8BlockBytes;
+  constexpr int kHalves = kQ4 ? 1 : 2;
+  uint8_t* scales = dst;
+  __m512i* lines = reinterpret_cast<__m512i*>(dst + nb * r16::kRows * 2);
+  const uint8_t* row[16];
+  for (int r = 0; r < 16; ++r) row[r] = r < rows ? W + (n + r) * rb : nullptr;
+  const __m512i bias = _mm512_set1_epi8(char(kQ4 ? 0 : 0x80));
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < 16; ++r) {
+      const uint16_t d = row[r] ? quant::load_u16(row[r] + b * bytes) : 0;
+      std::memcpy(scales + (b * 16 + r) * 2, &d, 2);
+    }
+    for (int h = 0; h < kHalves; ++h) {
+      __m512i z[4];
+      for (int i = 0; i < 4; ++i) {
+        __m128i lane[4];
+        for (int k = 0; k < 4; ++k) {
+          const uint8_t* p = row[i + 4 * k];
+          lane[k] = p ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + b * bytes + 2 + 16 * h))
+                      : _mm_set1_epi8(char(kQ4 ? 0 : 0x80));  // stored as 0 either way
+        }
+        z[i] = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(lane[0]),
+                                                                         lane[1], 1), lane[2], 2), lane[3], 3);
+      }
+      const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+      const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+      const __m512i st[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
+                             _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
+      for (int j = 0; j < 4; ++j)
+        _mm512_storeu_si512(lines + b * 4 * kHalves + 4 * h + j, _mm512_xor_si512(st[j], bias));
+    }
+  }
+}
+
+// Rows [n0, n1) of ggml rows W (n0 on a panel boundary, n1 too unless it is N).
+void gemm(int fmt, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
+          const quant::QAct* x, float* Y, int64_t ldy) {
+  const bool q4 = fmt == ITERA_QFMT_Q4_0;
+  const int64_t nb = K / 32;
+  thread_local std::vector<uint8_t> panel;
+  thread_local std::vector<int32_t> init;
+  if (panel.size() < size_t(kPanelGroups * r16::kRows * rb)) panel.resize(size_t(kPanelGroups * r16::kRows * rb));
+  if (init.size() < size_t(M * nb)) init.resize(size_t(M * nb));
+  block_offsets(q4, M, nb, x, init.data());
+  for (int64_t p = n0; p < n1; p += quant::kPackedRows) {
+    const int64_t rows = std::min<int64_t>(quant::kPackedRows, n1 - p);
+    const int64_t groups = (rows + r16::kRows - 1) / r16::kRows;
+    for (int64_t g = 0; g < groups; ++g) {
+      const int r = int(std::min<int64_t>(r16::kRows, rows - g * r16::kRows));
+      uint8_t* dst = panel.data() + g * r16::kRows * rb;
+      if (q4) to_r16<true>(W, rb, p + g * r16::kRows, r, nb, dst);
+      else to_r16<false>(W, rb, p + g * r16::kRows, r, nb, dst);
+    }
+    const int last_cols = int(rows - (groups - 1) * r16::kRows);
+    if (q4) r16::run<true>(0, groups, K, panel.data(), rb, M, x, init.data(), Y + p, ldy, last_cols);
+    else r16::run<false>(0, groups, K, panel.data(), rb, M, x, init.data(), Y + p, ldy, last_cols);
+  }
+}
+
+}  // namespace packed
 
 // ---------------------------------------------------------------- Q4_0 GEMV
 // The generic M = 1 tile with two things less per (row, block): Q4_0's raw nibbles (0..15) go

@@ -41,7 +41,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * lossless, every entry point reading the layout (dequantise, one row, the fast GEMV/GEMM on every
  * ISA, the checks) agrees with the specification run on the ggml bytes, and bad arguments are
  * refused. Shapes cover no full group (N < 16), whole groups only, an odd number of groups (the
- * GEMV pairs groups) and a tail of base-layout rows, with M = 1, 2, 5 and 23.
+ * GEMV pairs groups) and a tail of base-layout rows, with M = 1, 2, 3, 5 and 23; the products over
+ * the ggml rows themselves (panels of 32 rows converted on the fly) are checked on the same shapes.
  */
 class QuantLayoutTest {
   static final CpuBackend CPU = Backends.cpu();
@@ -165,6 +166,11 @@ class QuantLayoutTest {
         assertEquals(0, IteraNative.itera_qgemm(layout, s.m(), s.n(), s.k(), x.address(), s.k(), fast.address(), y.address(), y.stride(0)));
         assertClose(at + ": gemm", y, ySpec, QuantKernelTest.tolerance(f));
         assertOutsideUntouched(at + ": gemm padding", ownerOf(y, 3), y);
+        // the same product over the ggml rows (with M >= 2 on AVX-512: panels converted on the fly)
+        Tensor yPlain = poison(matrix(arena, rnd, s.m(), s.n(), 3, 1.0));
+        assertEquals(0, IteraNative.itera_qgemm(f.nativeCode(), s.m(), s.n(), s.k(), x.address(), s.k(), plain.address(), yPlain.address(), yPlain.stride(0)));
+        assertClose(at + ": gemm on ggml rows", yPlain, ySpec, QuantKernelTest.tolerance(f));
+        assertOutsideUntouched(at + ": gemm on ggml rows, padding", ownerOf(yPlain, 3), yPlain);
         Tensor yv = poison(arena.allocate(DType.F32, s.n()));
         assertEquals(0, IteraNative.itera_qgemv(layout, s.n(), s.k(), fast.address(), x.address(), yv.address()));
         assertClose(at + ": gemv", yv.toDoubleArray(), ySpec.select(0, 0).toDoubleArray(), QuantKernelTest.tolerance(f));

@@ -44,8 +44,13 @@ int main(int argc, char** argv) {
   // Default: the decode and prefill shapes of the ggml comparison; a third argument M instead
   // runs M x 1024 x 1024 (e.g. to find where the packed GEMM starts to pay).
   // Each format in its base layout and in the row-interleaved one QuantizedMatrix keeps (_R16).
-  const Case formats[] = {{ITERA_QFMT_Q8_0, "Q8_0", 0, 0, 0}, {ITERA_QFMT_Q8_0_R16, "Q8_0r", 0, 0, 0},
-                          {ITERA_QFMT_Q4_0, "Q4_0", 0, 0, 0}, {ITERA_QFMT_Q4_0_R16, "Q4_0r", 0, 0, 0}};
+  // ITERA_BENCH_ALL=1 adds the other integer formats (their GEMM shares the packed r16 tiles).
+  std::vector<Case> formats = {{ITERA_QFMT_Q8_0, "Q8_0", 0, 0, 0}, {ITERA_QFMT_Q8_0_R16, "Q8_0r", 0, 0, 0},
+                               {ITERA_QFMT_Q4_0, "Q4_0", 0, 0, 0}, {ITERA_QFMT_Q4_0_R16, "Q4_0r", 0, 0, 0}};
+  if (std::getenv("ITERA_BENCH_ALL"))
+    formats.insert(formats.end(), {{ITERA_QFMT_INT8, "INT8", 0, 0, 0}, {ITERA_QFMT_INT4_G32, "INT4_32", 0, 0, 0},
+                                   {ITERA_QFMT_INT4_G128, "INT4_128", 0, 0, 0}, {ITERA_QFMT_NF4, "NF4", 0, 0, 0},
+                                   {ITERA_QFMT_NF4_DQ, "NF4_DQ", 0, 0, 0}});
   std::vector<int64_t> ms = {1, 512};
   int64_t n_rows = 1024;
   if (argc > 3) {
@@ -86,7 +91,7 @@ int main(int argc, char** argv) {
         now = done;
         if (now - window_start >= 1.0) {
           std::sort(window.begin(), window.end());
-          std::printf("%-6s %4lldx%lldx%lld  sustained: 1 s window median %9.2f us %7.1f GFLOP/s (%zu calls)\n",
+          std::printf("%-8s %4lldx%lldx%lld  sustained: 1 s window median %9.2f us %7.1f GFLOP/s (%zu calls)\n",
                       c.name, (long long)c.M, (long long)c.N, (long long)c.K, window[window.size() / 2] * 1e6,
                       flop / window[window.size() / 2] * 1e-9, window.size());
           window.clear();
@@ -102,7 +107,7 @@ int main(int argc, char** argv) {
       best_cpu = std::min(best_cpu, (c1 - c0) / reps);
       best_wall = std::min(best_wall, (w1 - w0) / reps);
     }
-    std::printf("%-6s %4lldx%lldx%lld  cpu %9.2f us  %7.1f GFLOP/s   (wall %9.2f us %7.1f GFLOP/s)  rel.err %.2e\n",
+    std::printf("%-8s %4lldx%lldx%lld  cpu %9.2f us  %7.1f GFLOP/s   (wall %9.2f us %7.1f GFLOP/s)  rel.err %.2e\n",
                 c.name, (long long)c.M, (long long)c.N, (long long)c.K, best_cpu * 1e6, flop / best_cpu * 1e-9,
                 best_wall * 1e6, flop / best_wall * 1e-9, std::sqrt(num / den));
     if (!(std::sqrt(num / den) <= 2e-2)) {

@@ -212,10 +212,9 @@ int itera_qgemm(int fmt, int64_t M, int64_t N, int64_t K, const float* X, int64_
     r16_product(k, fmt, M, N, K, w, rows.data(), Y, ldy);
     return ITERA_OK;
   }
-  if (k.qgemm_packed && (fmt == ITERA_QFMT_Q8_0 || fmt == ITERA_QFMT_Q4_0) &&
-      M >= itera::quant::kPackedMinRows) {
-    // Each thread repacks its panels into its own scratch once and runs every activation row
-    // over them; one panel is the unit of the split (an equal share of repacking each).
+  if (k.qgemm_packed && !f16 && M >= itera::quant::packed_min_rows(fmt)) {
+    // Each thread converts its panels into its own scratch once and runs every activation row
+    // over them; one panel is the unit of the split (an equal share of converting each).
     constexpr int64_t P = itera::quant::kPackedRows;
     itera::parallel_for((N + P - 1) / P, 1, [&](int64_t p0, int64_t p1) {
       k.qgemm_packed(fmt, p0 * P, std::min(N, p1 * P), K, w, rb, M, rows.data(), Y, ldy);

@@ -213,10 +213,10 @@ struct QuantKernels {
   // y[n] = row n of W (F16 or BF16) . x (fp32), for n in [n0, n1).
   void (*fdot_rows)(int fmt, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb,
                     const float* x, float* y);
-  // Optional (null where the ISA has none): qgemm_rows for ggml-layout Q8_0 and Q4_0 rows, each
-  // panel of kPackedRows rows converted on the fly to the _R16 layout and run through the
-  // qgemm_r16 tiles; quant.cpp takes this path from kPackedMinRows rows on, with n0 (and n1
-  // unless it is N) on multiples of kPackedRows.
+  // Optional (null where the ISA has none): qgemm_rows for any integer format as stored, each
+  // panel of kPackedRows rows converted on the fly to the Q8_0_R16 form (fp32 scales) and run
+  // through the qgemm_r16 tiles; quant.cpp takes this path from packed_min_rows(fmt) rows on, with
+  // n0 (and n1 unless it is N) on multiples of kPackedRows.
   void (*qgemm_packed)(int fmt, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb,
                        int64_t M, const QAct* x, float* Y, int64_t ldy);
   // Optional (null where the ISA has none): qgemm_rows with M = 1 for Q4_0 (y[n] for n in
@@ -230,7 +230,9 @@ struct QuantKernels {
                     int64_t M, const QAct* x, float* Y, int64_t ldy);
 };
 constexpr int64_t kPackedRows = 32;
-constexpr int64_t kPackedMinRows = 2;
+// Activation rows from which qgemm_packed beats the row tiles: INT8's row tiles apply one scale per
+// row instead of one per block, so its conversion pays off later.
+inline int64_t packed_min_rows(int fmt) { return fmt == ITERA_QFMT_INT8 ? 8 : 4; }
 
 extern const QuantKernels kScalarQuant;
 extern const QuantKernels kAvx2Quant;

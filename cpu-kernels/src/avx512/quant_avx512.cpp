@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "quant_internal.h"
@@ -57,10 +58,13 @@ constexpr int kGemvGroups = 2;  // groups per GEMV tile (independent dot chains)
 
 // Y[m][16 g + c] for m < RM, g < NG, c < 16 (c < last_cols in the last group): NG consecutive
 // groups against activation rows x.
-template <bool kQ4, int RM, int NG>
+// kF32Scale: the group's scale table holds fp32 instead of fp16 (the panels packed::gemm builds
+// from the other integer formats, whose scales fp16 cannot always hold exactly).
+template <bool kQ4, int RM, int NG, bool kF32Scale = false>
 inline void tile(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::QAct* x,
                  const int32_t* init, int64_t init_ld, float* y, int64_t ldy, int last_cols) {
   constexpr int kSteps = kQ4 ? 4 : 8;
+  constexpr int64_t kScaleBytes = kRows * (kF32Scale ? 4 : 2);  // per block
   __m512 acc[RM][NG];
   for (int m = 0; m < RM; ++m)
     for (int g = 0; g < NG; ++g) acc[m][g] = _mm512_setzero_ps();
@@ -68,7 +72,7 @@ inline void tile(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::Q
   const __m512i* qs[NG];
   for (int g = 0; g < NG; ++g) {
     sc[g] = grp + g * gstride;
-    qs[g] = reinterpret_cast<const __m512i*>(sc[g] + nb * kRows * 2);
+    qs[g] = reinterpret_cast<const __m512i*>(sc[g] + nb * kScaleBytes);
   }
   const __m512i nib = _mm512_set1_epi8(15);
   for (int64_t b = 0; b < nb; ++b) {
@@ -108,7 +112,8 @@ inline void tile(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::Q
     }
     __m512 sw[NG];
     for (int g = 0; g < NG; ++g)
-      sw[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc[g] + b * kRows * 2)));
+      sw[g] = kF32Scale ? _mm512_loadu_ps(reinterpret_cast<const float*>(sc[g] + b * kScaleBytes))
+                        : _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc[g] + b * kScaleBytes)));
     for (int m = 0; m < RM; ++m) {
       const __m512 d = _mm512_set1_ps(x[m].d[b]);
       for (int g = 0; g < NG; ++g)
@@ -124,36 +129,44 @@ inline void tile(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::Q
 }
 
 // Groups [g0, g0 + NG) against every activation row: tiles of 4 rows, then the 1-3 left over.
-template <bool kQ4, int NG>
+template <bool kQ4, int NG, bool kF32Scale>
 inline void groups(int64_t nb, const uint8_t* grp, int64_t gstride, int64_t M, const quant::QAct* x,
                    const int32_t* init, float* y, int64_t ldy, int last_cols) {
   int64_t m = 0;
   for (; m + 4 <= M; m += 4)
-    tile<kQ4, 4, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy, last_cols);
+    tile<kQ4, 4, NG, kF32Scale>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy, last_cols);
+  const int64_t mi = m;
+  const auto rest = [&](auto rm) {
+    tile<kQ4, decltype(rm)::value, NG, kF32Scale>(nb, grp, gstride, x + mi, init + mi * nb, nb, y + mi * ldy, ldy,
+                                                  last_cols);
+  };
   switch (M - m) {
-    case 3: tile<kQ4, 3, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy, last_cols); break;
-    case 2: tile<kQ4, 2, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy, last_cols); break;
-    case 1: tile<kQ4, 1, NG>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy, last_cols); break;
+    case 3: rest(std::integral_constant<int, 3>{}); break;
+    case 2: rest(std::integral_constant<int, 2>{}); break;
+    case 1: rest(std::integral_constant<int, 1>{}); break;
     default: break;
   }
 }
 
 // Groups [g0, g1) of W (group g at W + g * 16 rb, its outputs at Y + 16 g), the last one writing
 // only its first last_cols columns.
-template <bool kQ4>
-void run(int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
+template <bool kQ4, bool kF32Scale = false>
+void run(int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t gstride, int64_t M,
          const quant::QAct* x, const int32_t* init, float* Y, int64_t ldy, int last_cols = 16) {
-  const int64_t nb = K / 32, gstride = kRows * rb;
+  const int64_t nb = K / 32;
   int64_t g = g0;
   auto cols = [&](int64_t next) { return next == g1 ? last_cols : 16; };
   if (M == 1) {
     for (; g + kGemvGroups <= g1; g += kGemvGroups)
-      tile<kQ4, 1, kGemvGroups>(nb, W + g * gstride, gstride, x, init, nb, Y + g * kRows, ldy, cols(g + kGemvGroups));
-    for (; g < g1; ++g) tile<kQ4, 1, 1>(nb, W + g * gstride, gstride, x, init, nb, Y + g * kRows, ldy, cols(g + 1));
+      tile<kQ4, 1, kGemvGroups, kF32Scale>(nb, W + g * gstride, gstride, x, init, nb, Y + g * kRows, ldy,
+                                           cols(g + kGemvGroups));
+    for (; g < g1; ++g)
+      tile<kQ4, 1, 1, kF32Scale>(nb, W + g * gstride, gstride, x, init, nb, Y + g * kRows, ldy, cols(g + 1));
     return;
   }
-  for (; g + 2 <= g1; g += 2) groups<kQ4, 2>(nb, W + g * gstride, gstride, M, x, init, Y + g * kRows, ldy, cols(g + 2));
-  if (g < g1) groups<kQ4, 1>(nb, W + g * gstride, gstride, M, x, init, Y + g * kRows, ldy, cols(g + 1));
+  for (; g + 2 <= g1; g += 2)
+    groups<kQ4, 2, kF32Scale>(nb, W + g * gstride, gstride, M, x, init, Y + g * kRows, ldy, cols(g + 2));
+  if (g < g1) groups<kQ4, 1, kF32Scale>(nb, W + g * gstride, gstride, M, x, init, Y + g * kRows, ldy, cols(g + 1));
 }
 
 void gemm(int fmt, int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
@@ -163,87 +176,15 @@ void gemm(int fmt, int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t 
   thread_local std::vector<int32_t> init;
   if (init.size() < size_t(M * nb)) init.resize(size_t(M * nb));
   block_offsets(q4, M, nb, x, init.data());
-  if (q4) run<true>(g0, g1, K, W, rb, M, x, init.data(), Y, ldy);
-  else run<false>(g0, g1, K, W, rb, M, x, init.data(), Y, ldy);
+  if (q4) run<true>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
+  else run<false>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
 }
 
 }  // namespace r16
 
-// ---------------------------------------------------------------- Q8_0 / Q4_0 GEMM on ggml rows
-// A product over ggml-layout rows with at least 2 activation rows converts each panel of 32
-// rows, per thread into reused scratch, to the _R16 layout and runs the r16 tiles on it:
-// converting costs about as much as running five activation rows over the panel, yet already at
-// 2 rows this beats the row tiles (Zen 4, 2 x 1024 x 1024: 46 against 52 us, and 3 times faster
-// from 16 rows on). Rows missing from the last panel are zero with scale 0, and not stored.
 namespace packed {
-
-constexpr int64_t kPanelGroups = quant::kPackedRows / r16::kRows;
-
-// Rows [n, n + rows) (rows <= 16; the rest zero) of ggml rows W as one _R16 group at dst.
-// Per block and 16-byte half of the weights: rows i, i + 4, i + 8, i + 12 fill the 128-bit lanes
-// of z[i], and a 4 x 4 dword transpose inside every lane leaves step j of the 16 rows, in row
-// order, in one vector.
-template <bool kQ4>
-void to_r16(const uint8_t* W, int64_t rb, int64_t n, int rows, int64_t nb, uint8_t* dst) {
-  constexpr int64_t bytes = kQ4 ? quant::kQ4BlockBytes : quant::kQ8BlockBytes;
-  constexpr int kHalves = kQ4 ? 1 : 2;
-  uint8_t* scales = dst;
-  __m512i* lines = reinterpret_cast<__m512i*>(dst + nb * r16::kRows * 2);
-  const uint8_t* row[16];
-  for (int r = 0; r < 16; ++r) row[r] = r < rows ? W + (n + r) * rb : nullptr;
-  const __m512i bias = _mm512_set1_epi8(char(kQ4 ? 0 : 0x80));
-  for (int64_t b = 0; b < nb; ++b) {
-    for (int r = 0; r < 16; ++r) {
-      const uint16_t d = row[r] ? quant::load_u16(row[r] + b * bytes) : 0;
-      std::memcpy(scales + (b * 16 + r) * 2, &d, 2);
-    }
-    for (int h = 0; h < kHalves; ++h) {
-      __m512i z[4];
-      for (int i = 0; i < 4; ++i) {
-        __m128i lane[4];
-        for (int k = 0; k < 4; ++k) {
-          const uint8_t* p = row[i + 4 * k];
-          lane[k] = p ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + b * bytes + 2 + 16 * h))
-                      : _mm_set1_epi8(char(kQ4 ? 0 : 0x80));  // stored as 0 either way
-        }
-        z[i] = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(lane[0]),
-                                                                         lane[1], 1), lane[2], 2), lane[3], 3);
-      }
-      const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
-      const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
-      const __m512i st[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
-                             _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
-      for (int j = 0; j < 4; ++j)
-        _mm512_storeu_si512(lines + b * 4 * kHalves + 4 * h + j, _mm512_xor_si512(st[j], bias));
-    }
-  }
-}
-
-// Rows [n0, n1) of ggml rows W (n0 on a panel boundary, n1 too unless it is N).
 void gemm(int fmt, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
-          const quant::QAct* x, float* Y, int64_t ldy) {
-  const bool q4 = fmt == ITERA_QFMT_Q4_0;
-  const int64_t nb = K / 32;
-  thread_local std::vector<uint8_t> panel;
-  thread_local std::vector<int32_t> init;
-  if (panel.size() < size_t(kPanelGroups * r16::kRows * rb)) panel.resize(size_t(kPanelGroups * r16::kRows * rb));
-  if (init.size() < size_t(M * nb)) init.resize(size_t(M * nb));
-  block_offsets(q4, M, nb, x, init.data());
-  for (int64_t p = n0; p < n1; p += quant::kPackedRows) {
-    const int64_t rows = std::min<int64_t>(quant::kPackedRows, n1 - p);
-    const int64_t groups = (rows + r16::kRows - 1) / r16::kRows;
-    for (int64_t g = 0; g < groups; ++g) {
-      const int r = int(std::min<int64_t>(r16::kRows, rows - g * r16::kRows));
-      uint8_t* dst = panel.data() + g * r16::kRows * rb;
-      if (q4) to_r16<true>(W, rb, p + g * r16::kRows, r, nb, dst);
-      else to_r16<false>(W, rb, p + g * r16::kRows, r, nb, dst);
-    }
-    const int last_cols = int(rows - (groups - 1) * r16::kRows);
-    if (q4) r16::run<true>(0, groups, K, panel.data(), rb, M, x, init.data(), Y + p, ldy, last_cols);
-    else r16::run<false>(0, groups, K, panel.data(), rb, M, x, init.data(), Y + p, ldy, last_cols);
-  }
-}
-
+          const quant::QAct* x, float* Y, int64_t ldy);
 }  // namespace packed
 
 // ---------------------------------------------------------------- Q4_0 GEMV
@@ -405,6 +346,109 @@ struct Q {
 };
 
 #include "simd_quant.inc"
+
+// ---------------------------------------------------------------- integer GEMM on stored rows
+// A product with at least 2 activation rows over rows of an integer format as stored (ggml
+// Q8_0 / Q4_0, INT8, INT4, NF4) converts each panel of 32 rows, per thread into reused scratch,
+// to the Q8_0_R16 form with fp32 scales and runs the r16 tiles on it: every 32-weight sub-block
+// becomes the format's own biased bytes (Q::W, as the row tiles read them; NF4 sub-blocks hold
+// evens then odds, like its activations) and its float scale (the row scale for INT8). Converting
+// costs about as much as running a few activation rows over the panel, so quant.cpp takes this
+// path from packed_min_rows(fmt) rows on (Zen 4, one thread, 1024 x 1024, against the row tiles:
+// at 8 rows 1.2x (INT8) to 1.7x (INT4, NF4), at 128 rows 1.8x (INT8) to 3.1x (INT4_G32); a
+// quarter slower at 2 rows). Rows missing from the last panel are zero with scale 0, not stored.
+namespace packed {
+
+constexpr int64_t kPanelGroups = quant::kPackedRows / r16::kRows;
+
+// Rows [n, n + rows) (rows <= 16) of W as one group at dst: [K/32][16] fp32 scales, then
+// [K/32][8 steps][16 rows][4 bytes]. The rows go through tmp (16 x K bytes, row-major biased
+// bytes); per block and 16-byte half, rows i, i + 4, i + 8, i + 12 fill the 128-bit lanes of z[i]
+// and a 4 x 4 dword transpose inside every lane leaves step j of the 16 rows, in row order, in
+// one vector.
+template <typename Fmt>
+void to_group(const Fmt& f, const uint8_t* W, int64_t rb, int64_t n, int rows, int64_t K, uint8_t* dst,
+              uint8_t* tmp) {
+  const int64_t nb = K / 32;
+  float* scales = reinterpret_cast<float*>(dst);
+  __m512i* lines = reinterpret_cast<__m512i*>(dst + nb * r16::kRows * 4);
+  for (int r = 0; r < 16; ++r) {
+    uint8_t* t = tmp + r * K;
+    if (r >= rows) {
+      std::memset(t, 0x80, size_t(K));  // weight 0
+      for (int64_t b = 0; b < nb; ++b) scales[b * 16 + r] = 0.0f;
+      continue;
+    }
+    const uint8_t* row = W + (n + r) * rb;
+    const float post = f.post(row, 1.0f);
+    for (int64_t u = 0; u < f.units(K); ++u) {
+      const float sc = f.scale(row, u) * post;
+      for (int64_t j = 0; j < Fmt::kSub; ++j) {
+        const int64_t b = u * Fmt::kSub + j;
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(t + b * 32), f.sub(row, u, j));
+        scales[b * 16 + r] = sc;
+      }
+    }
+  }
+  for (int64_t b = 0; b < nb; ++b)
+    for (int h = 0; h < 2; ++h) {
+      __m512i z[4];
+      for (int i = 0; i < 4; ++i) {
+        const uint8_t* p = tmp + b * 32 + 16 * h;
+        const auto lane = [&](int k) {
+          return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + (i + 4 * k) * K));
+        };
+        z[i] = _mm512_inserti32x4(
+            _mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(lane(0)), lane(1), 1), lane(2), 2), lane(3), 3);
+      }
+      const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+      const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+      __m512i* out = lines + b * 8 + 4 * h;
+      _mm512_storeu_si512(out + 0, _mm512_unpacklo_epi64(t0, t2));
+      _mm512_storeu_si512(out + 1, _mm512_unpackhi_epi64(t0, t2));
+      _mm512_storeu_si512(out + 2, _mm512_unpacklo_epi64(t1, t3));
+      _mm512_storeu_si512(out + 3, _mm512_unpackhi_epi64(t1, t3));
+    }
+}
+
+template <typename Fmt>
+void gemm_as(const Fmt& f, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
+             const quant::QAct* x, float* Y, int64_t ldy) {
+  const int64_t nb = K / 32;
+  const int64_t gstride = nb * r16::kRows * (4 + 32);
+  thread_local std::vector<uint8_t> panel, tmp;
+  thread_local std::vector<int32_t> init;
+  if (panel.size() < size_t(kPanelGroups * gstride)) panel.resize(size_t(kPanelGroups * gstride));
+  if (tmp.size() < size_t(r16::kRows * K)) tmp.resize(size_t(r16::kRows * K));
+  if (init.size() < size_t(M * nb)) init.resize(size_t(M * nb));
+  block_offsets(false, M, nb, x, init.data());  // every sub-block is biased by 128, like Q8_0
+  for (int64_t p = n0; p < n1; p += quant::kPackedRows) {
+    const int64_t rows = std::min<int64_t>(quant::kPackedRows, n1 - p);
+    const int64_t groups = (rows + r16::kRows - 1) / r16::kRows;
+    for (int64_t g = 0; g < groups; ++g)
+      to_group(f, W, rb, p + g * r16::kRows, int(std::min<int64_t>(r16::kRows, rows - g * r16::kRows)), K,
+               panel.data() + g * gstride, tmp.data());
+    r16::run<false, true>(0, groups, K, panel.data(), gstride, M, x, init.data(), Y + p, ldy,
+                          int(rows - (groups - 1) * r16::kRows));
+  }
+}
+
+void gemm(int fmt, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
+          const quant::QAct* x, float* Y, int64_t ldy) {
+  switch (fmt) {
+    case ITERA_QFMT_Q8_0: gemm_as(FmtQ8_0{}, n0, n1, K, W, rb, M, x, Y, ldy); return;
+    case ITERA_QFMT_Q4_0: gemm_as(FmtQ4_0{}, n0, n1, K, W, rb, M, x, Y, ldy); return;
+    case ITERA_QFMT_INT8: gemm_as(FmtInt8{}, n0, n1, K, W, rb, M, x, Y, ldy); return;
+    case ITERA_QFMT_INT4_G32: gemm_as(FmtInt4<32>{}, n0, n1, K, W, rb, M, x, Y, ldy); return;
+    case ITERA_QFMT_INT4_G64: gemm_as(FmtInt4<64>{}, n0, n1, K, W, rb, M, x, Y, ldy); return;
+    case ITERA_QFMT_INT4_G128: gemm_as(FmtInt4<128>{}, n0, n1, K, W, rb, M, x, Y, ldy); return;
+    case ITERA_QFMT_NF4: gemm_as(FmtNf4{}, n0, n1, K, W, rb, M, x, Y, ldy); return;
+    case ITERA_QFMT_NF4_DQ: gemm_as(FmtNf4Dq{K / 64}, n0, n1, K, W, rb, M, x, Y, ldy); return;
+    default: return;
+  }
+}
+
+}  // namespace packed
 
 }  // namespace
 

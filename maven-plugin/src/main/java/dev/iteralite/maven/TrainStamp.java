@@ -49,24 +49,49 @@ final class TrainStamp {
   }
 
   /**
-   * The library's identity for the stamp: its version, plus the SHA-256 of the jar it was loaded
-   * from when that version is a snapshot (a rebuilt snapshot may train differently under the same
-   * version).
+   * The library's identity for the stamp: its version, plus, when that version is a snapshot (a
+   * rebuilt snapshot may train and compress differently under the same version), the SHA-256 of
+   * the jar it was loaded from and of the native kernel libraries its class loader sees (a C++
+   * change alters no class, yet changes results and speed).
    */
   static String libraryIdentity(String version, Class<?> libraryClass) {
     if (!version.endsWith("-SNAPSHOT")) {
       return version;
     }
+    StringBuilder id = new StringBuilder(version);
     try {
       var source = libraryClass.getProtectionDomain().getCodeSource();
       Path jar = source == null ? null : Path.of(source.getLocation().toURI());
       if (jar != null && Files.isRegularFile(jar)) {
-        return version + "+" + fileHash(jar);
+        id.append('+').append(fileHash(jar));
       }
     } catch (java.net.URISyntaxException | IOException | SecurityException | IllegalArgumentException e) {
-      // an unreadable jar: the version alone identifies the library
+      // an unreadable jar: the version alone identifies the classes
     }
-    return version;
+    MessageDigest kernels = sha256();
+    boolean found = false;
+    for (String resource : nativeLibraryResources()) {
+      try (InputStream in = libraryClass.getClassLoader().getResourceAsStream(resource)) {
+        if (in != null) {
+          kernels.update(resource.getBytes(StandardCharsets.UTF_8));
+          kernels.update(in.readAllBytes());
+          found = true;
+        }
+      } catch (IOException e) {
+        // an unreadable library is left out; the jar and version still count
+      }
+    }
+    if (found) {
+      id.append("+native=").append(HexFormat.of().formatHex(kernels.digest()));
+    }
+    return id.toString();
+  }
+
+  /** Class-path resources of the JNI libraries that hold the kernels on this platform. */
+  static List<String> nativeLibraryResources() {
+    String platform = org.bytedeco.javacpp.Loader.getPlatform();
+    return List.of("dev/iteralite/nativelib/" + platform + "/" + System.mapLibraryName("jniIteraNative"),
+        "dev/iteralite/nativelib/cuda/" + platform + "/" + System.mapLibraryName("jniIteraCuda"));
   }
 
   /** The SHA-256 of a file's bytes, for settings that are files (a JSON configuration). */

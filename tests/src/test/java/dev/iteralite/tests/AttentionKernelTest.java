@@ -22,9 +22,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -35,23 +34,14 @@ import org.junit.jupiter.params.provider.MethodSource;
  * log-sum-exp) and every gradient, odd sequence lengths and head sizes (below, between and above
  * the vector width), grouped-query heads, strided rows, NaN-poisoned outputs and padding.
  */
+@ExtendWith(RestoresIsa.class)
 class AttentionKernelTest {
   static final CpuBackend CPU = Backends.cpu();
   static final ReferenceBackend REF = Backends.reference();
   /** Normalised squared error allowed between an F32 kernel and the double reference. */
   static final double TOL = 1e-9;
 
-  private Isa savedIsa;
 
-  @BeforeEach
-  void save() {
-    savedIsa = CPU.isa();
-  }
-
-  @AfterEach
-  void restore() {
-    CPU.setIsa(savedIsa);
-  }
 
   /** batch, L, heads, kv heads, head size, row padding, magnitude of q / k, seed. */
   record Case(int batch, int len, int heads, int kvHeads, int hs, int pad, double mag, long seed) {

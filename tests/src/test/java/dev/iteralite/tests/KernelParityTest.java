@@ -25,8 +25,7 @@ import dev.iteralite.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -36,6 +35,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * row-strided views. Outputs start as NaN (so unwritten or out-of-view elements show), gradients
  * start random (so accumulation is checked), and errors are normalised: sum((a-b)^2)/sum(b^2).
  */
+@ExtendWith(RestoresIsa.class)
 class KernelParityTest {
   static final CpuBackend CPU = Backends.cpu();
   static final ReferenceBackend REF = Backends.reference();
@@ -43,7 +43,6 @@ class KernelParityTest {
   /** fp32 kernels against double maths: a normalised squared error of ~1e-13 is typical. */
   static final double TOL = 1e-10;
 
-  private Isa savedIsa;
 
   /** Every ISA level this machine (and build) supports. */
   static List<Isa> isas() {
@@ -56,15 +55,6 @@ class KernelParityTest {
     return out;
   }
 
-  @BeforeEach
-  void save() {
-    savedIsa = CPU.isa();
-  }
-
-  @AfterEach
-  void restore() {
-    CPU.setIsa(savedIsa);
-  }
 
   private static void use(Isa isa) {
     assertEquals(isa, CPU.setIsa(isa), "setIsa must honour a supported level");

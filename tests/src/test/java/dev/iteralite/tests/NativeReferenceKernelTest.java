@@ -17,9 +17,8 @@ import dev.iteralite.tensor.Arena;
 import dev.iteralite.tensor.DType;
 import dev.iteralite.tensor.Tensor;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -28,26 +27,17 @@ import org.junit.jupiter.params.provider.MethodSource;
  * IteraNative}) against the Java double-precision reference, and the fast kernels against them:
  * covers the C++ spec itself, not only the fast paths.
  */
+@ExtendWith(RestoresIsa.class)
 class NativeReferenceKernelTest {
   static final CpuBackend CPU = Backends.cpu();
   static final ReferenceBackend REF = Backends.reference();
   static final double TOL = 1e-10;
 
-  private Isa savedIsa;
 
   static java.util.List<Isa> isas() {
     return KernelParityTest.isas();
   }
 
-  @BeforeEach
-  void save() {
-    savedIsa = CPU.isa();
-  }
-
-  @AfterEach
-  void restore() {
-    CPU.setIsa(savedIsa);
-  }
 
   /**
    * Outputs larger than the L3 cache (>= 8M floats) take the non-temporal-store path of the add

@@ -2,6 +2,7 @@ package dev.iteralite.tests;
 
 import static dev.iteralite.tests.TestTensors.assertClose;
 import static dev.iteralite.tests.TestTensors.assertOutsideUntouched;
+import static dev.iteralite.tests.TestTensors.bytes;
 import static dev.iteralite.tests.TestTensors.matrix;
 import static dev.iteralite.tests.TestTensors.normalisedError;
 import static dev.iteralite.tests.TestTensors.ownerOf;
@@ -23,8 +24,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -40,20 +40,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Odd N, K a multiple of the block, M = 1, 2, 3, 17 and 23, row-strided inputs and outputs,
  * NaN-poisoned outputs and padding.
  */
+@ExtendWith(RestoresIsa.class)
 class QuantKernelTest {
   static final CpuBackend CPU = Backends.cpu();
 
-  private Isa savedIsa;
 
-  @BeforeEach
-  void save() {
-    savedIsa = CPU.isa();
-  }
-
-  @AfterEach
-  void restore() {
-    CPU.setIsa(savedIsa);
-  }
 
   /**
    * Normalised squared error allowed between the fast product and the specification. Float
@@ -221,12 +212,6 @@ class QuantKernelTest {
     }
   }
 
-  private static byte[] bytes(Tensor i8) {
-    // I8 tensors have no Java element accessors: round-trip through a QuantizedMatrix-free copy.
-    byte[] out = new byte[(int) i8.size()];
-    new dev.iteralite.nativelib.RawPointer(i8.address(), out.length).asByteBuffer().get(out);
-    return out;
-  }
 
   /** Y[m, n] = sum_k W[n, k] X[m, k] in double. */
   private static double[] javaProduct(Tensor w, Tensor x) {

@@ -2,6 +2,7 @@ package dev.iteralite.tests;
 
 import static dev.iteralite.tests.TestTensors.assertClose;
 import static dev.iteralite.tests.TestTensors.assertOutsideUntouched;
+import static dev.iteralite.tests.TestTensors.bytes;
 import static dev.iteralite.tests.TestTensors.matrix;
 import static dev.iteralite.tests.TestTensors.ownerOf;
 import static dev.iteralite.tests.TestTensors.poison;
@@ -26,9 +27,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -44,22 +44,13 @@ import org.junit.jupiter.params.provider.MethodSource;
  * GEMV pairs groups) and a tail of base-layout rows, with M = 1, 2, 3, 5 and 23; the products over
  * the ggml rows themselves (panels of 32 rows converted on the fly) are checked on the same shapes.
  */
+@ExtendWith(RestoresIsa.class)
 class QuantLayoutTest {
   static final CpuBackend CPU = Backends.cpu();
   static final int Q8_0_R16 = 11;
   static final int Q4_0_R16 = 12;
 
-  private Isa savedIsa;
 
-  @BeforeEach
-  void save() {
-    savedIsa = CPU.isa();
-  }
-
-  @AfterEach
-  void restore() {
-    CPU.setIsa(savedIsa);
-  }
 
   /** N rows, K, M activation rows. */
   record Shape(int n, int k, int m) {}
@@ -270,9 +261,4 @@ class QuantLayoutTest {
     }
   }
 
-  private static byte[] bytes(Tensor i8) {
-    byte[] out = new byte[(int) i8.size()];
-    new RawPointer(i8.address(), out.length).asByteBuffer().get(out);
-    return out;
-  }
 }

@@ -21,9 +21,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -34,23 +33,14 @@ import org.junit.jupiter.params.provider.MethodSource;
  * and the decoding step; odd L / N / E, strided operands (column slices, as the mixer passes
  * them), NaN-poisoned outputs, several seeds and chunk lengths.
  */
+@ExtendWith(RestoresIsa.class)
 class SsmKernelTest {
   static final CpuBackend CPU = Backends.cpu();
   static final ReferenceBackend REF = Backends.reference();
   /** Normalised squared error allowed between an F32 kernel and the double reference. */
   static final double TOL = 1e-9;
 
-  private Isa savedIsa;
 
-  @BeforeEach
-  void save() {
-    savedIsa = CPU.isa();
-  }
-
-  @AfterEach
-  void restore() {
-    CPU.setIsa(savedIsa);
-  }
 
   /** batch, L, E, N, chunk, D?, z?, delta bias?, softplus?, seed. */
   record Case(int batch, int len, int e, int n, int chunk, boolean d, boolean z, boolean bias, boolean softplus, long seed) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.iteralite.nativelib.RawPointer;
 import dev.iteralite.tensor.Arena;
 import dev.iteralite.tensor.DType;
 import dev.iteralite.tensor.Tensor;
@@ -39,6 +40,13 @@ final class TestTensors {
       v[i] = (rnd.nextDouble() * 2 - 1) * scale;
     }
     t.copyFrom(v);
+  }
+
+  /** The bytes of an I8 tensor (which has no Java element accessors), e.g. a quantised matrix. */
+  static byte[] bytes(Tensor i8) {
+    byte[] out = new byte[(int) i8.size()];
+    new RawPointer(i8.address(), out.length).asByteBuffer().get(out);
+    return out;
   }
 
   /** Every element of the view set to NaN. */

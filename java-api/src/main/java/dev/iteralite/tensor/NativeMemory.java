@@ -7,6 +7,8 @@ import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Counted, 64-byte aligned native memory: the one allocator behind every {@link Tensor}.
@@ -14,11 +16,20 @@ import org.bytedeco.javacpp.Pointer;
  * <p>Tensor memory comes from the kernel library's {@code itera_alloc} (64-byte aligned, so SIMD
  * loads never split cache lines). Where that library cannot load, tensors still work for the
  * reference backend: memory then comes from JavaCPP's {@code malloc}. Either way every block is
- * counted, and {@link #liveBytes()} is how tests and users check that nothing leaks.
+ * counted, and {@link #unreleasedBytes()} is how tests and users check that nothing leaks.
+ *
+ * <p>A tensor that is never closed is freed by a garbage-collector safety net once unreachable;
+ * that memory is counted as {@linkplain #reclaimedBytes() reclaimed}, and the first such leak is
+ * logged. Run with {@code -Ditera.leakTracing=true} to record where every tensor was allocated, so
+ * each reclaimed one is logged with the stack that made it.
  */
 public final class NativeMemory {
   private static final AtomicLong LIVE_BYTES = new AtomicLong();
   private static final AtomicLong LIVE_BLOCKS = new AtomicLong();
+  private static final AtomicLong RECLAIMED_BYTES = new AtomicLong();
+  private static final AtomicLong RECLAIMED_BLOCKS = new AtomicLong();
+  private static final Logger LOG = LoggerFactory.getLogger(NativeMemory.class);
+  static final boolean LEAK_TRACING = Boolean.getBoolean("itera.leakTracing");
   private static final boolean KERNEL_ALLOCATOR = kernelLibraryLoads();
 
   private NativeMemory() {}
@@ -31,6 +42,34 @@ public final class NativeMemory {
   /** Number of native blocks currently allocated by tensors (all threads). */
   public static long liveAllocations() {
     return LIVE_BLOCKS.get();
+  }
+
+  /**
+   * Bytes allocated and not yet released by {@code close()}: {@link #liveBytes()} plus
+   * {@link #reclaimedBytes()}. It does not drop when the garbage collector frees a forgotten
+   * tensor, so comparing it before and after a piece of work is a leak check that does not depend
+   * on when the collector runs.
+   */
+  public static long unreleasedBytes() {
+    return LIVE_BYTES.get() + RECLAIMED_BYTES.get();
+  }
+
+  /** Number of native blocks counted by {@link #unreleasedBytes()}. */
+  public static long unreleasedAllocations() {
+    return LIVE_BLOCKS.get() + RECLAIMED_BLOCKS.get();
+  }
+
+  /**
+   * Bytes of tensors that were never closed and were freed by the garbage-collector safety net
+   * instead; anything above zero is a leak in the code that made those tensors.
+   */
+  public static long reclaimedBytes() {
+    return RECLAIMED_BYTES.get();
+  }
+
+  /** Number of native blocks counted by {@link #reclaimedBytes()}. */
+  public static long reclaimedAllocations() {
+    return RECLAIMED_BLOCKS.get();
   }
 
   /** Whether memory comes from the kernel library's aligned allocator (false: JavaCPP fallback). */
@@ -74,6 +113,21 @@ public final class NativeMemory {
     }
     LIVE_BYTES.addAndGet(-bytes);
     LIVE_BLOCKS.decrementAndGet();
+  }
+
+  /** Counts a block the safety net freed because its tensor was never closed, and says so. */
+  static void reclaimed(long bytes, Throwable allocationSite) {
+    long blocks = RECLAIMED_BLOCKS.incrementAndGet();
+    RECLAIMED_BYTES.addAndGet(bytes);
+    if (allocationSite != null) {
+      LOG.warn("a tensor of {} bytes was never closed; the garbage collector freed it", bytes, allocationSite);
+    } else if (blocks == 1) {
+      LOG.warn(
+          "a tensor of {} bytes was never closed; the garbage collector freed it. Close tensors"
+              + " (or their arena) when done; run with -Ditera.leakTracing=true to log where each"
+              + " leaked tensor was allocated",
+          bytes);
+    }
   }
 
   /** A direct buffer over exactly {@code bytes} bytes at {@code address} (no ownership), native order. */

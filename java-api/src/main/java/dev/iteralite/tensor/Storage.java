@@ -20,7 +20,9 @@ final class Storage {
   Storage(long bytes) {
     this.address = NativeMemory.allocateZeroed(bytes);
     this.bytes = bytes;
-    this.deallocator = new Deallocator(address, bytes);
+    this.deallocator =
+        new Deallocator(
+            address, bytes, NativeMemory.LEAK_TRACING ? new Throwable("allocation site of the leaked tensor") : null);
     this.cleanable = CLEANER.register(this, deallocator);
   }
 
@@ -57,6 +59,7 @@ final class Storage {
 
   void free() {
     buffer = null;
+    deallocator.closed = true;
     cleanable.clean();
   }
 
@@ -64,17 +67,24 @@ final class Storage {
   private static final class Deallocator implements Runnable {
     private final long address;
     private final long bytes;
+    private final Throwable allocationSite;
     private final AtomicBoolean freed = new AtomicBoolean();
+    /** Set by close() before it runs this; unset when the Cleaner runs it for an unreachable tensor. */
+    private volatile boolean closed;
 
-    Deallocator(long address, long bytes) {
+    Deallocator(long address, long bytes, Throwable allocationSite) {
       this.address = address;
       this.bytes = bytes;
+      this.allocationSite = allocationSite;
     }
 
     @Override
     public void run() {
       if (freed.compareAndSet(false, true)) {
         NativeMemory.free(address, bytes);
+        if (!closed) {
+          NativeMemory.reclaimed(bytes, allocationSite);
+        }
       }
     }
   }

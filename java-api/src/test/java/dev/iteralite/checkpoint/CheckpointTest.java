@@ -67,7 +67,7 @@ class CheckpointTest {
 
   @Test
   void modelTokenizerAndConfigRoundTripExactly() throws IOException {
-    long live = NativeMemory.liveBytes();
+    long live = NativeMemory.unreleasedBytes();
     Tokenizer tok = tokenizer();
     try (IteraLiteModel m = new IteraLiteModel(backend, CONFIG, DType.F32, 5)) {
       Path dir = Checkpoint.save(root, m, tok);
@@ -96,7 +96,7 @@ class CheckpointTest {
         assertTrue(loss > 0 && loss < 10, "loss " + loss);
       }
     }
-    assertEquals(live, NativeMemory.liveBytes());
+    assertEquals(live, NativeMemory.unreleasedBytes());
   }
 
   @Test
@@ -224,10 +224,10 @@ class CheckpointTest {
   }
 
   private void assertMessage(Path dir, String fragment) {
-    long live = NativeMemory.liveBytes();
+    long live = NativeMemory.unreleasedBytes();
     IOException e = assertThrows(IOException.class, () -> Checkpoint.load(dir, backend).close());
     assertTrue(e.getMessage().contains(fragment), "'" + e.getMessage() + "' lacks '" + fragment + "'");
-    assertEquals(live, NativeMemory.liveBytes(), "a failed load must free the model it built");
+    assertEquals(live, NativeMemory.unreleasedBytes(), "a failed load must free the model it built");
   }
 
   @Test

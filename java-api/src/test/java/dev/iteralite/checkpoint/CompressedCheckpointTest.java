@@ -46,7 +46,7 @@ class CompressedCheckpointTest {
 
   @Test
   void mixedPrecisionModelRoundTripsExactlyAndSmaller(@TempDir Path tmp) throws IOException {
-    long before = NativeMemory.liveBytes();
+    long before = NativeMemory.unreleasedBytes();
     PrecisionPlan plan = PrecisionPlan.builder(WeightFormat.Q8_0).rule(".*\\.moe\\..*", WeightFormat.Q4_0)
         .rule("embed\\.weight", WeightFormat.INT8).build();
     float[][] want;
@@ -75,7 +75,7 @@ class CompressedCheckpointTest {
         }
       }
     }
-    assertEquals(before, NativeMemory.liveBytes(), "closing the loaded checkpoint frees the model it built");
+    assertEquals(before, NativeMemory.unreleasedBytes(), "closing the loaded checkpoint frees the model it built");
   }
 
   @Test
@@ -97,17 +97,17 @@ class CompressedCheckpointTest {
       }
       ch.write(ByteBuffer.wrap(new byte[] {0x00, 0x7c}), dataStart + offset);
     }
-    long before = NativeMemory.liveBytes();
+    long before = NativeMemory.unreleasedBytes();
     IOException e = assertThrows(IOException.class, () -> Checkpoint.load(dir, Backends.cpu()));
     assertTrue(e.getMessage().contains("embed.weight"), e.getMessage());
-    assertEquals(before, NativeMemory.liveBytes(), "a failed load frees what it built");
+    assertEquals(before, NativeMemory.unreleasedBytes(), "a failed load frees what it built");
   }
 
   // ------------------------------------------------------------------ Transformer
 
   @Test
   void compressedTransformerRoundTripsExactly(@TempDir Path tmp) throws IOException {
-    long before = NativeMemory.liveBytes();
+    long before = NativeMemory.unreleasedBytes();
     // separate classifier; dim 64 and hidden 96 suit 32-weight blocks
     TransformerConfig c = TransformerConfig.builder(256, 64, 2).hiddenDim(96).heads(4).kvHeads(2).seqLen(16)
         .sharedClassifier(false).build();
@@ -139,6 +139,6 @@ class CompressedCheckpointTest {
         }
       }
     }
-    assertEquals(before, NativeMemory.liveBytes(), "closing the loaded checkpoint frees the model it built");
+    assertEquals(before, NativeMemory.unreleasedBytes(), "closing the loaded checkpoint frees the model it built");
   }
 }

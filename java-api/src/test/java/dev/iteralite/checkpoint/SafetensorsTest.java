@@ -199,7 +199,7 @@ class SafetensorsTest {
 
   @Test
   void parameterSetRoundTripIsBitExactAndMismatchesAreNamed() throws IOException {
-    long live = NativeMemory.liveBytes();
+    long live = NativeMemory.unreleasedBytes();
     Path file = dir.resolve("model.safetensors");
     IteraLiteConfig c = IteraLiteConfig.builder(20, 16, 2).dState(4).moeEvery(2).experts(3).topK(2).ffnHidden(24).build();
     try (IteraLiteModel a = new IteraLiteModel(Backends.reference(), c, DType.F32, 1);
@@ -241,6 +241,6 @@ class SafetensorsTest {
       IOException e = assertThrows(IOException.class, () -> Safetensors.loadParameters(f3, ps));
       assertTrue(e.getMessage().contains("tensor 'w' is F64"), e.getMessage());
     }
-    assertEquals(live, NativeMemory.liveBytes());
+    assertEquals(live, NativeMemory.unreleasedBytes());
   }
 }

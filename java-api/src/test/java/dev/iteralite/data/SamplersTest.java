@@ -196,7 +196,7 @@ class SamplersTest {
 
   @Test
   void batchTensorsAreOwnedI32() {
-    long live = NativeMemory.liveAllocations();
+    long live = NativeMemory.unreleasedAllocations();
     Batch b = new RandomWindowSampler(positions(300), 3, 20, 5).next();
     try (Tensor in = b.inputsTensor(); Tensor out = b.targetsTensor()) {
       assertEquals(DType.I32, in.dtype());
@@ -205,7 +205,7 @@ class SamplersTest {
       assertArrayEquals(b.targets(), out.toIntArray());
       assertEquals(b.inputs()[20 + 4], in.getInt(1, 4));
     }
-    assertEquals(live, NativeMemory.liveAllocations());
+    assertEquals(live, NativeMemory.unreleasedAllocations());
     assertThrows(IllegalArgumentException.class, () -> new Batch(2, 2, new int[4], new int[3]));
   }
 

@@ -99,7 +99,7 @@ class CausalLmGeneratorTest {
 
   @Test
   void cancellationStopsBeforeTheNextModelCallAndFreesTheSession() {
-    long before = NativeMemory.liveBytes();
+    long before = NativeMemory.unreleasedBytes();
     int[] calls = {0};
     GenerationListener l = new GenerationListener() {
       @Override
@@ -117,7 +117,7 @@ class CausalLmGeneratorTest {
     GenerationResult r = gen.generate("q", GenerationConfig.greedy(1000), l);
     assertEquals(GenerationResult.StopReason.CANCELLED, r.stopReason());
     assertEquals(3, r.generatedTokens().length);
-    assertEquals(before, NativeMemory.liveBytes(), "the decoding state is freed");
+    assertEquals(before, NativeMemory.unreleasedBytes(), "the decoding state is freed");
     // Cancelled before the prompt: nothing runs.
     GenerationResult none = gen.generate("q", GenerationConfig.greedy(5), new GenerationListener() {
       @Override
@@ -139,7 +139,7 @@ class CausalLmGeneratorTest {
           throw boom;
         }));
     assertSame(boom, thrown);
-    assertEquals(before, NativeMemory.liveBytes());
+    assertEquals(before, NativeMemory.unreleasedBytes());
   }
 
   @Test

@@ -47,13 +47,13 @@ class IteraLiteDecoderTest {
     try (IteraLiteModel m = model(); DecodeSession s = m.newSession()) {
       s.prefill(new int[] {1, 2, 3});
       s.step(4);
-      long allocations = NativeMemory.liveAllocations();
-      long bytes = NativeMemory.liveBytes();
+      long allocations = NativeMemory.unreleasedAllocations();
+      long bytes = NativeMemory.unreleasedBytes();
       for (int t = 0; t < 200; t++) {
         s.step(t % VOCAB);
       }
-      assertEquals(allocations, NativeMemory.liveAllocations());
-      assertEquals(bytes, NativeMemory.liveBytes());
+      assertEquals(allocations, NativeMemory.unreleasedAllocations());
+      assertEquals(bytes, NativeMemory.unreleasedBytes());
     }
   }
 

@@ -156,8 +156,9 @@ class IteraLiteModelTest {
       }
       assertEquals(len, state.position());
       state.reset();
-      float[] first = m.stepLogits(tokens[0], newSingle(m, state));
-      assertEquals(v, first.length);
+      try (IteraLiteModel.State single = newSingle(m, state)) {
+        assertEquals(v, m.stepLogits(tokens[0], single).length);
+      }
     }
   }
 

@@ -105,20 +105,20 @@ class QuantizedModelTest {
 
   @Test
   void compressedDecodingAllocatesNothingPerTokenAndClosesCleanly() {
-    long before = NativeMemory.liveBytes();
+    long before = NativeMemory.unreleasedBytes();
     try (IteraLiteModel m = model(); QuantizedModel q = QuantizedModel.quantize(m, WeightFormat.Q8_0)) {
       try (DecodeSession s = q.newSession()) {
         s.prefill(new int[] {1, 2});
-        long allocations = NativeMemory.liveAllocations();
+        long allocations = NativeMemory.unreleasedAllocations();
         for (int t = 0; t < 100; t++) {
           s.step(t % VOCAB);
         }
-        assertEquals(allocations, NativeMemory.liveAllocations());
+        assertEquals(allocations, NativeMemory.unreleasedAllocations());
         assertThrows(IllegalArgumentException.class, () -> s.step(VOCAB));
       }
       q.close();
       assertThrows(IllegalStateException.class, q::newSession);
     }
-    assertEquals(before, NativeMemory.liveBytes());
+    assertEquals(before, NativeMemory.unreleasedBytes());
   }
 }

@@ -139,7 +139,7 @@ class QuantizedPrefillTest {
 
   @Test
   void floatFormatsMatchTokenByTokenSteppingOnEveryPrompt() {
-    long before = NativeMemory.liveBytes();
+    long before = NativeMemory.unreleasedBytes();
     try (IteraLiteModel m = model()) {
       for (PrecisionPlan plan : new PrecisionPlan[] {PrecisionPlan.uniform(WeightFormat.BF16),
           mixedPlan(WeightFormat.BF16, WeightFormat.BF16)}) {
@@ -149,12 +149,12 @@ class QuantizedPrefillTest {
         }
       }
     }
-    assertEquals(before, NativeMemory.liveBytes());
+    assertEquals(before, NativeMemory.unreleasedBytes());
   }
 
   @Test
   void integerFormatsMatchTokenByTokenSteppingUpToRareInt8RoundingFlips() {
-    long before = NativeMemory.liveBytes();
+    long before = NativeMemory.unreleasedBytes();
     try (IteraLiteModel m = model()) {
       PrecisionPlan mixed = mixedPlan(WeightFormat.Q4_0, WeightFormat.INT4_G64);
       try (QuantizedModel q = QuantizedModel.quantize(m, mixed)) {
@@ -186,7 +186,7 @@ class QuantizedPrefillTest {
             + " prompts within " + TOLERANCE + " of stepping: " + errors);
       }
     }
-    assertEquals(before, NativeMemory.liveBytes());
+    assertEquals(before, NativeMemory.unreleasedBytes());
   }
 
   /** With every matrix kept F32 the batched path runs on the F32 GEMMs and must equal the F32 model's own prefill. */

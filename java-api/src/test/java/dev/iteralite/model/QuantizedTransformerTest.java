@@ -176,7 +176,7 @@ class QuantizedTransformerTest {
 
   @Test
   void badTokensFullContextsAndClosedSessionsAreRefused() {
-    long before = NativeMemory.liveBytes();
+    long before = NativeMemory.unreleasedBytes();
     try (TransformerModel m = model(true); TransformerModel other = model(true);
         QuantizedModel q = QuantizedModel.quantize(m, WeightFormat.Q8_0)) {
       assertThrows(IllegalArgumentException.class, () -> other.newSession(q));
@@ -189,11 +189,11 @@ class QuantizedTransformerTest {
         s.prefill(new int[] {1, 2});
         assertThrows(IllegalArgumentException.class, () -> s.step(VOCAB));
         assertEquals(2, s.position());
-        long allocations = NativeMemory.liveAllocations();
+        long allocations = NativeMemory.unreleasedAllocations();
         for (int t = 2; t < SEQ; t++) {
           s.step(t % VOCAB);
         }
-        assertEquals(allocations, NativeMemory.liveAllocations(), "a step allocates no native memory");
+        assertEquals(allocations, NativeMemory.unreleasedAllocations(), "a step allocates no native memory");
         assertThrows(IllegalStateException.class, () -> s.step(1), "the context is full");
         s.prefill(tokens(SEQ, 5)); // a prefill clears the context
         assertEquals(SEQ, s.position());
@@ -207,6 +207,6 @@ class QuantizedTransformerTest {
       assertThrows(IllegalStateException.class, () -> open.step(1), "the compressed matrices are gone");
       open.close();
     }
-    assertEquals(before, NativeMemory.liveBytes(), "sessions and compressed copies free everything");
+    assertEquals(before, NativeMemory.unreleasedBytes(), "sessions and compressed copies free everything");
   }
 }

@@ -63,9 +63,9 @@ class ParameterSetTest {
     assertThrows(IllegalArgumentException.class, () -> b.add("z", Init.zeros(), true, 0));
     assertThrows(IllegalArgumentException.class, () -> b.add("n", Init.zeros(), true, -3));
     assertThrows(IllegalArgumentException.class, () -> b.build(DType.I8, 0));
-    long before = NativeMemory.liveBytes();
+    long before = NativeMemory.unreleasedBytes();
     b.build(DType.F32, 0).close();
-    assertEquals(before, NativeMemory.liveBytes());
+    assertEquals(before, NativeMemory.unreleasedBytes());
     assertThrows(IllegalStateException.class, () -> b.build(DType.F32, 0));
     assertThrows(IllegalStateException.class, () -> b.add("late", Init.zeros(), true, 1));
   }

@@ -110,7 +110,8 @@ class QuantizedMatrixTest {
     assertEquals(4.1875, WeightFormat.INT4_G128.bitsPerWeight(4096));
     assertEquals(4.5, WeightFormat.NF4.bitsPerWeight(4096));
     assertEquals(4.125 + 64.0 / 4096, WeightFormat.NF4_DQ.bitsPerWeight(4096));
-    try (QuantizedMatrix q = QuantizedMatrix.quantize(WeightFormat.Q4_0, Tensor.of(new float[3 * 64], 3, 64))) {
+    try (Tensor w = Tensor.of(new float[3 * 64], 3, 64);
+        QuantizedMatrix q = QuantizedMatrix.quantize(WeightFormat.Q4_0, w)) {
       assertEquals(3 * 2 * 18, q.bytes());
       assertEquals(4.5, q.bitsPerWeight());
     }
@@ -250,7 +251,7 @@ class QuantizedMatrixTest {
 
   @Test
   void badInputIsRejectedBeforeReachingNativeCode() {
-    long live = NativeMemory.liveBytes();
+    long live = NativeMemory.unreleasedBytes();
     try (Arena arena = Arena.open()) {
       Tensor w48 = arena.allocate(DType.F32, 4, 48);
       IllegalArgumentException e =
@@ -291,7 +292,7 @@ class QuantizedMatrixTest {
     }
     // <=, not ==: the counter is process-wide, and a session another test's thread is still
     // closing may be freed meanwhile; a leak here would only ever raise it
-    long now = NativeMemory.liveBytes();
+    long now = NativeMemory.unreleasedBytes();
     assertTrue(now <= live, "every rejected call must free what it allocated: " + live + " bytes before, " + now + " after");
     assertThrows(IllegalArgumentException.class, () -> WeightFormat.fromId("q5_k"));
   }

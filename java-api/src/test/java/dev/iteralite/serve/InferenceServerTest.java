@@ -206,7 +206,7 @@ class InferenceServerTest {
 
   @Test
   void everyBadRequestIsA4xxNamingTheField() throws Exception {
-    long nativeBefore = NativeMemory.liveBytes();
+    long nativeBefore = NativeMemory.unreleasedBytes();
     String[][] cases = {
         // path, body, status, param (or "null")
         {"/generate", "{\"prompt\":\"a\"", "400", "null"},
@@ -302,12 +302,12 @@ class InferenceServerTest {
     // Nothing above disturbed the server or left native memory behind.
     assertEquals(200, get(server, "/health").statusCode());
     assertEquals(200, post(server, "/generate", "{\"prompt\":\"ok\",\"max_tokens\":2}").statusCode());
-    assertEquals(nativeBefore, NativeMemory.liveBytes());
+    assertEquals(nativeBefore, NativeMemory.unreleasedBytes());
   }
 
   @Test
   void aStreamingClientThatDisconnectsCancelsItsGenerationAndFreesItsState() throws Exception {
-    long before = NativeMemory.liveBytes();
+    long before = NativeMemory.unreleasedBytes();
     double disconnectedBefore = metric(get(server, "/metrics").body(), "itera_generations_total{model=\"tiny\",reason=\"disconnected\"}");
     long t0 = System.nanoTime();
     try (Socket s = rawPost(server, "/v1/completions", "{\"prompt\":\"go\",\"max_tokens\":1000000,\"stream\":true}")) {
@@ -317,7 +317,7 @@ class InferenceServerTest {
     }
     await("the generation ends", () -> server.activeGenerations() == 0, Duration.ofSeconds(10));
     assertTrue((System.nanoTime() - t0) * 1e-9 < 10, "cancelled long before a million tokens");
-    await("native memory returns", () -> NativeMemory.liveBytes() == before, Duration.ofSeconds(5));
+    await("native memory returns", () -> NativeMemory.unreleasedBytes() == before, Duration.ofSeconds(5));
     String text = get(server, "/metrics").body();
     assertEquals(disconnectedBefore + 1, metric(text, "itera_generations_total{model=\"tiny\",reason=\"disconnected\"}"), text);
   }

@@ -49,7 +49,7 @@ class ServerLoadTest {
                 .maxTokens(64).requestTimeout(Duration.ofSeconds(60)).queueTimeout(Duration.ofSeconds(30)).build())
             .model("tiny", model, ByteTokenizer.instance()).start()) {
       assertEquals(200, post(server, "/generate", "{\"prompt\":\"warm\",\"max_tokens\":4}").statusCode());
-      long baseline = NativeMemory.liveBytes();
+      long baseline = NativeMemory.unreleasedBytes();
       LongAccumulator peak = new LongAccumulator(Math::max, baseline);
       AtomicLong sent = new AtomicLong();
       AtomicLong ok = new AtomicLong();
@@ -60,7 +60,7 @@ class ServerLoadTest {
       try {
         Future<?> sampler = pool.submit(() -> {
           while (System.nanoTime() < end) {
-            peak.accumulate(NativeMemory.liveBytes());
+            peak.accumulate(NativeMemory.unreleasedBytes());
             try {
               Thread.sleep(20);
             } catch (InterruptedException e) {
@@ -138,7 +138,7 @@ class ServerLoadTest {
         }
       }, Duration.ofSeconds(10));
       await("idle", () -> server.activeGenerations() == 0 && server.queueDepth() == 0, Duration.ofSeconds(10));
-      assertEquals(baseline, NativeMemory.liveBytes(), "every decoding state was freed");
+      assertEquals(baseline, NativeMemory.unreleasedBytes(), "every decoding state was freed");
       assertTrue(peak.get() - baseline < 64L << 20, "native memory while running stayed bounded: +" + (peak.get() - baseline));
     }
   }

@@ -12,8 +12,8 @@ import org.junit.jupiter.api.Test;
 class ArenaTest {
   @Test
   void closeFreesEverything() {
-    long bytes = NativeMemory.liveBytes();
-    long blocks = NativeMemory.liveAllocations();
+    long bytes = NativeMemory.unreleasedBytes();
+    long blocks = NativeMemory.unreleasedAllocations();
     Tensor a;
     Tensor adopted;
     Tensor view;
@@ -23,30 +23,30 @@ class ArenaTest {
       adopted = arena.adopt(Tensor.allocate(DType.F64, 3));
       view = a.slice(0, 1, 2);
       assertEquals(3, arena.tensorCount());
-      assertEquals(blocks + 3, NativeMemory.liveAllocations());
+      assertEquals(blocks + 3, NativeMemory.unreleasedAllocations());
       assertFalse(a.isClosed());
     }
     assertTrue(a.isClosed());
     assertTrue(adopted.isClosed());
     assertTrue(view.isClosed());
-    assertEquals(bytes, NativeMemory.liveBytes());
-    assertEquals(blocks, NativeMemory.liveAllocations());
+    assertEquals(bytes, NativeMemory.unreleasedBytes());
+    assertEquals(blocks, NativeMemory.unreleasedAllocations());
   }
 
   @Test
   void resetFreesAndKeepsTheArenaOpen() {
-    long blocks = NativeMemory.liveAllocations();
+    long blocks = NativeMemory.unreleasedAllocations();
     try (Arena arena = Arena.open()) {
       Tensor first = arena.allocate(DType.F32, 4);
       arena.reset();
       assertTrue(first.isClosed());
       assertEquals(0, arena.tensorCount());
-      assertEquals(blocks, NativeMemory.liveAllocations());
+      assertEquals(blocks, NativeMemory.unreleasedAllocations());
       Tensor second = arena.allocate(DType.F32, 4);
       assertFalse(second.isClosed());
-      assertEquals(blocks + 1, NativeMemory.liveAllocations());
+      assertEquals(blocks + 1, NativeMemory.unreleasedAllocations());
     }
-    assertEquals(blocks, NativeMemory.liveAllocations());
+    assertEquals(blocks, NativeMemory.unreleasedAllocations());
   }
 
   @Test
@@ -65,14 +65,14 @@ class ArenaTest {
 
   @Test
   void tensorsClosedEarlyAreNotFreedTwice() {
-    long blocks = NativeMemory.liveAllocations();
+    long blocks = NativeMemory.unreleasedAllocations();
     try (Arena arena = Arena.open()) {
       Tensor t = arena.allocate(DType.F32, 8);
       t.close();
-      assertEquals(blocks, NativeMemory.liveAllocations());
+      assertEquals(blocks, NativeMemory.unreleasedAllocations());
       Tensor u = arena.allocate(DType.F32, 8);
       assertSame(DType.F32, u.dtype());
     }
-    assertEquals(blocks, NativeMemory.liveAllocations());
+    assertEquals(blocks, NativeMemory.unreleasedAllocations());
   }
 }

@@ -12,9 +12,9 @@ import org.junit.jupiter.api.Test;
 class TensorTest {
   @Test
   void allocateIsZeroedContiguousAndCounted() {
-    long blocks = NativeMemory.liveAllocations();
+    long blocks = NativeMemory.unreleasedAllocations();
     try (Tensor t = Tensor.allocate(DType.F32, 3, 4)) {
-      assertEquals(blocks + 1, NativeMemory.liveAllocations());
+      assertEquals(blocks + 1, NativeMemory.unreleasedAllocations());
       assertArrayEquals(new long[] {3, 4}, t.shape());
       assertArrayEquals(new long[] {4, 1}, t.strides());
       assertEquals(12, t.size());
@@ -27,7 +27,27 @@ class TensorTest {
         assertEquals(0.0, v);
       }
     }
-    assertEquals(blocks, NativeMemory.liveAllocations());
+    assertEquals(blocks, NativeMemory.unreleasedAllocations());
+  }
+
+  @Test
+  void aTensorNeverClosedIsFreedByTheCollectorAndCountedAsALeak() throws InterruptedException {
+    long unreleased = NativeMemory.unreleasedBytes();
+    long reclaimed = NativeMemory.reclaimedBytes();
+    long live = NativeMemory.liveBytes();
+    forgetTensorOf(1_000_003);
+    assertEquals(unreleased + 4_000_012, NativeMemory.unreleasedBytes(), "a forgotten tensor is unreleased");
+    for (int i = 0; i < 200 && NativeMemory.reclaimedBytes() < reclaimed + 4_000_012; i++) {
+      System.gc();
+      Thread.sleep(10);
+    }
+    assertTrue(NativeMemory.reclaimedBytes() >= reclaimed + 4_000_012, "the safety net freed and counted it");
+    assertTrue(NativeMemory.liveBytes() <= live, "its memory is back");
+    assertTrue(NativeMemory.unreleasedBytes() >= unreleased + 4_000_012, "but it still counts as a leak");
+  }
+
+  private static void forgetTensorOf(int floats) {
+    Tensor.allocate(DType.F32, floats).fill(1);
   }
 
   @Test
@@ -109,7 +129,7 @@ class TensorTest {
 
   @Test
   void closeSemantics() {
-    long bytes = NativeMemory.liveBytes();
+    long bytes = NativeMemory.unreleasedBytes();
     Tensor t = Tensor.allocate(DType.F64, 10);
     Tensor v = t.slice(0, 2, 5);
     Tensor vv = v.select(0, 1);
@@ -123,7 +143,7 @@ class TensorTest {
 
     t.close();
     t.close(); // idempotent
-    assertEquals(bytes, NativeMemory.liveBytes());
+    assertEquals(bytes, NativeMemory.unreleasedBytes());
     assertTrue(t.isClosed());
     assertTrue(vv.isClosed(), "views of a closed owner are closed");
     assertThrows(IllegalStateException.class, t::address);

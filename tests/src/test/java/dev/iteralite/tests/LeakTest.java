@@ -15,30 +15,23 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Tensors, views and arenas release exactly what they allocate: after 10,000 create / compute /
- * close cycles the native live-byte and live-block counters are back at their starting values.
+ * close cycles the native unreleased-byte and -block counters are back at their starting values.
  */
 class LeakTest {
   static final CpuBackend CPU = Backends.cpu();
   static final int CYCLES = 10_000;
 
-  /** Waits for tensors other tests left to the GC safety net, so the counters are steady. */
-  private static long[] steadyCounters() throws InterruptedException {
-    long[] last = {NativeMemory.liveBytes(), NativeMemory.liveAllocations()};
-    for (int i = 0; i < 20; i++) {
-      System.gc();
-      Thread.sleep(20);
-      long[] now = {NativeMemory.liveBytes(), NativeMemory.liveAllocations()};
-      if (now[0] == last[0] && now[1] == last[1] && i >= 2) {
-        return now;
-      }
-      last = now;
-    }
-    return last;
+  /**
+   * Unreleased bytes and blocks: unlike the live counters they do not move when the garbage
+   * collector frees a tensor some other test forgot, so no waiting for the collector is needed.
+   */
+  private static long[] counters() {
+    return new long[] {NativeMemory.unreleasedBytes(), NativeMemory.unreleasedAllocations()};
   }
 
   @Test
-  void tensorsAndKernelCalls() throws InterruptedException {
-    long[] start = steadyCounters();
+  void tensorsAndKernelCalls() {
+    long[] start = counters();
     for (int i = 0; i < CYCLES; i++) {
       int c = 1 + (i % 67);
       try (Tensor x = Tensor.allocate(DType.F32, 3, c);
@@ -54,13 +47,13 @@ class LeakTest {
         view.close();
       }
     }
-    assertEquals(start[0], NativeMemory.liveBytes(), "live bytes after " + CYCLES + " cycles");
-    assertEquals(start[1], NativeMemory.liveAllocations(), "live blocks after " + CYCLES + " cycles");
+    assertEquals(start[0], NativeMemory.unreleasedBytes(), "unreleased bytes after " + CYCLES + " cycles");
+    assertEquals(start[1], NativeMemory.unreleasedAllocations(), "unreleased blocks after " + CYCLES + " cycles");
   }
 
   @Test
-  void arenasAndWorkspaces() throws InterruptedException {
-    long[] start = steadyCounters();
+  void arenasAndWorkspaces() {
+    long[] start = counters();
     try (Arena reused = Arena.open()) {
       for (int i = 0; i < CYCLES; i++) {
         try (Arena step = Arena.open()) {
@@ -76,15 +69,15 @@ class LeakTest {
           }
         }
       }
-      assertTrue(NativeMemory.liveAllocations() > start[1], "the reused arena still owns its last tensors");
+      assertTrue(NativeMemory.unreleasedAllocations() > start[1], "the reused arena still owns its last tensors");
     }
-    assertEquals(start[0], NativeMemory.liveBytes(), "live bytes after " + CYCLES + " arena cycles");
-    assertEquals(start[1], NativeMemory.liveAllocations(), "live blocks after " + CYCLES + " arena cycles");
+    assertEquals(start[0], NativeMemory.unreleasedBytes(), "unreleased bytes after " + CYCLES + " arena cycles");
+    assertEquals(start[1], NativeMemory.unreleasedAllocations(), "unreleased blocks after " + CYCLES + " arena cycles");
   }
 
   @Test
-  void failedCallsLeakNothing() throws InterruptedException {
-    long[] start = steadyCounters();
+  void failedCallsLeakNothing() {
+    long[] start = counters();
     for (int i = 0; i < 1000; i++) {
       try (Arena step = Arena.open()) {
         Tensor h = step.allocate(DType.F32, 2, 8);
@@ -96,20 +89,20 @@ class LeakTest {
             () -> CPU.fusedLinearCrossEntropy(h, w, targets, -1, 1f, losses, null, null));
       }
     }
-    assertEquals(start[0], NativeMemory.liveBytes());
-    assertEquals(start[1], NativeMemory.liveAllocations());
+    assertEquals(start[0], NativeMemory.unreleasedBytes());
+    assertEquals(start[1], NativeMemory.unreleasedAllocations());
   }
 
   @Test
   void closeIsIdempotentAndCounted() {
-    long before = NativeMemory.liveAllocations();
-    long beforeBytes = NativeMemory.liveBytes();
+    long before = NativeMemory.unreleasedAllocations();
+    long beforeBytes = NativeMemory.unreleasedBytes();
     Tensor t = Tensor.allocate(DType.F32, 1000);
-    assertEquals(before + 1, NativeMemory.liveAllocations());
-    assertTrue(NativeMemory.liveBytes() >= beforeBytes + 4000);
+    assertEquals(before + 1, NativeMemory.unreleasedAllocations());
+    assertTrue(NativeMemory.unreleasedBytes() >= beforeBytes + 4000);
     t.close();
     t.close();
-    assertEquals(before, NativeMemory.liveAllocations());
-    assertEquals(beforeBytes, NativeMemory.liveBytes());
+    assertEquals(before, NativeMemory.unreleasedAllocations());
+    assertEquals(beforeBytes, NativeMemory.unreleasedBytes());
   }
 }

@@ -51,6 +51,11 @@ int main(int argc, char** argv) {
     formats.insert(formats.end(), {{ITERA_QFMT_INT8, "INT8", 0, 0, 0}, {ITERA_QFMT_INT4_G32, "INT4_32", 0, 0, 0},
                                    {ITERA_QFMT_INT4_G128, "INT4_128", 0, 0, 0}, {ITERA_QFMT_NF4, "NF4", 0, 0, 0},
                                    {ITERA_QFMT_NF4_DQ, "NF4_DQ", 0, 0, 0}});
+  // ITERA_BENCH_FLOAT=1 adds F32 (OpenBLAS), F16 (panels converted for sgemm) and BF16
+  // (vdpbf16ps where the CPU has AVX512-BF16, the activations rounded to bf16).
+  if (std::getenv("ITERA_BENCH_FLOAT"))
+    formats.insert(formats.end(), {{ITERA_QFMT_F32, "F32", 0, 0, 0}, {ITERA_QFMT_F16, "F16", 0, 0, 0},
+                                   {ITERA_QFMT_BF16, "BF16", 0, 0, 0}});
   std::vector<int64_t> ms = {1, 512};
   int64_t n_rows = 1024;
   if (argc > 3) {

@@ -523,9 +523,13 @@ void itera_rope_backward_ref(int64_t R, int64_t L, int64_t n_heads, int64_t hs, 
  * of 32 (Q8_0 style; NF4 rows pair even and odd elements) and take int32 block dots: AVX-512
  * VNNI vpdpbusd when the ISA level is AVX512 and the CPU has AVX512-VNNI, else AVX2
  * vpmaddubsw/vpmaddwd at level AVX2 or above, else portable C++; multi-threaded over rows. F16 /
- * BF16 convert the weights to fp32 as they stream (F16C / a 16-bit shift), and with M >= 16 rows
- * convert W panel by panel and run sgemm; F32 uses itera_sgemv / itera_sgemm. Results therefore
- * differ from the _ref versions (dequantise, then a double dot) by the activation rounding.
+ * BF16 convert the weights to fp32 as they stream (F16C / a 16-bit shift), and with M >= 48 rows
+ * convert W panel by panel and run sgemm; F32 uses itera_sgemv / itera_sgemm. BF16 products (fast
+ * and _ref alike) multiply the activations rounded to bf16 (nearest even), as ggml's and oneDNN's
+ * BF16 matmuls do, so that from M >= 8 rows at level AVX512 on CPUs with AVX512-BF16 they run on
+ * vdpbf16ps (twice the fp32 FMA rate; bf16 subnormals count as zero there). Results therefore
+ * differ from the _ref versions (dequantise, then a double dot) by the activations' int8
+ * rounding (integer formats) and by fp32 summation order.
  * The int functions return ITERA_OK or ITERA_ERR_BAD_ARGUMENT (unknown format, K not a multiple
  * of itera_quant_block_size, non-positive sizes, strides below the row length, or, when
  * quantising, a non-finite input or a value that overflows an fp16 field).

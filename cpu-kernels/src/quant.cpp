@@ -21,7 +21,9 @@ using itera::quant::QuantKernels;
 constexpr int64_t kRowUnit = 16;           // rows per scheduling unit (one cache line of y)
 constexpr int64_t kMinBytesPerPart = 1 << 15;  // weight bytes per thread, at least
 constexpr int64_t kGemmPanelBytes = 1 << 15;   // weight bytes of one GEMM row panel (in L1/L2)
-constexpr int64_t kF16SgemmRows = 16;          // F16/BF16 GEMMs with this many rows use sgemm
+constexpr int64_t kF16SgemmRows = 48;          // F16/BF16 GEMMs from here on use sgemm (fewer rows: row dots)
+constexpr int64_t kBf16DotRows = 8;            // BF16 GEMMs with this many rows use vdpbf16ps
+constexpr int64_t kBf16Rows = 24;              // weight rows per scheduling unit (2 register tiles)
 
 const QuantKernels& qkernels() {
   const int isa = itera_get_isa();
@@ -33,6 +35,16 @@ const QuantKernels& qkernels() {
 
 bool is_float16(int fmt) { return fmt == ITERA_QFMT_F16 || fmt == ITERA_QFMT_BF16; }
 bool nf4_order(int fmt) { return fmt == ITERA_QFMT_NF4 || fmt == ITERA_QFMT_NF4_DQ; }
+
+// X [M, K] (row stride ldx) with every value rounded to bf16, as fp32 [M, K] in a buffer of the
+// calling thread: BF16 products multiply bf16 activations by the bf16 weights on every path.
+const float* bf16_rounded(int64_t M, int64_t K, const float* X, int64_t ldx) {
+  thread_local std::vector<float> rounded;
+  if (rounded.size() < size_t(M * K)) rounded.resize(size_t(M * K));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t i = 0; i < K; ++i) rounded[size_t(m * K + i)] = itera::quant::round_to_bf16(X[m * ldx + i]);
+  return rounded.data();
+}
 
 // Quantised activation rows, reused across calls of one thread (decode must not allocate).
 struct ActBuffer {
@@ -161,6 +173,7 @@ int itera_qgemv(int fmt, int64_t N, int64_t K, const void* W, const float* x, fl
     itera_sgemv(1, N, K, 1.0f, static_cast<const float*>(W), K, x, 0.0f, y);
     return ITERA_OK;
   }
+  if (fmt == ITERA_QFMT_BF16) x = bf16_rounded(1, K, x, K);
   const QuantKernels& k = qkernels();
   ActBuffer& act = act_buffer();
   if (!is_float16(fmt)) quantize_activations(k, fmt, 1, K, x, K, act);
@@ -189,6 +202,25 @@ int itera_qgemm(int fmt, int64_t M, int64_t N, int64_t K, const float* X, int64_
   }
   const QuantKernels& k = qkernels();
   const bool f16 = is_float16(fmt);
+  if (fmt == ITERA_QFMT_BF16 && M >= kBf16DotRows && k.bf16_gemm &&
+      (itera_cpu_features() & ITERA_CPU_AVX512BF16)) {
+    // bf16 x bf16 products (vdpbf16ps) at twice the fp32 FMA rate, the activations rounded to
+    // bf16 as llama.cpp's and oneDNN's BF16 matmuls do; packed once, shared by every thread.
+    thread_local std::vector<uint32_t> packed_x;
+    const size_t words = size_t(itera::quant::bf16_packed_words(M, K));
+    if (packed_x.size() < words) packed_x.resize(words);
+    k.bf16_pack(M, K, X, ldx, packed_x.data());
+    const uint32_t* xp = packed_x.data();
+    const uint8_t* w = static_cast<const uint8_t*>(W);
+    itera::parallel_for((N + kBf16Rows - 1) / kBf16Rows, 1, [&](int64_t u0, int64_t u1) {
+      k.bf16_gemm(u0 * kBf16Rows, std::min(N, u1 * kBf16Rows), K, w, rb, M, xp, Y, ldy);
+    });
+    return ITERA_OK;
+  }
+  if (fmt == ITERA_QFMT_BF16) {  // the other paths take fp32 activations: give them bf16 values
+    X = bf16_rounded(M, K, X, ldx);
+    ldx = K;
+  }
   if (f16 && M >= kF16SgemmRows) {
     // Many rows: converting a panel of W to fp32 once and running OpenBLAS's sgemm on it beats
     // converting every weight M times inside row dots (the conversion is 1/M of the work).

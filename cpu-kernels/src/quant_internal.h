@@ -150,6 +150,9 @@ inline uint16_t f32_to_bf16(float f) {
   return uint16_t((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
 }
 
+// f rounded to the nearest bfloat16 (ties to even), as fp32: what BF16 products multiply.
+inline float round_to_bf16(float f) { return bf16_to_f32(f32_to_bf16(f)); }
+
 inline uint16_t load_u16(const uint8_t* p) {
   uint16_t v;
   std::memcpy(&v, p, 2);
@@ -228,7 +231,15 @@ struct QuantKernels {
   // Without it quant.cpp gathers each group back into base rows for qgemm_rows.
   void (*qgemm_r16)(int fmt, int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t rb,
                     int64_t M, const QAct* x, float* Y, int64_t ldy);
+  // Optional (null where the table has none; usable only where the CPU has AVX512-BF16): the BF16
+  // GEMM on bf16 dot products. bf16_pack rounds X [M, K] to bf16 (nearest even) into xp, which
+  // holds bf16_packed_words(M, K) dwords; bf16_gemm then writes Y[m, n], n in [n0, n1), m < M.
+  void (*bf16_pack)(int64_t M, int64_t K, const float* X, int64_t ldx, uint32_t* xp);
+  void (*bf16_gemm)(int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
+                    const uint32_t* xp, float* Y, int64_t ldy);
 };
+// Activation rows in 16-row lines of (K + 1) / 2 bf16 pairs.
+inline int64_t bf16_packed_words(int64_t M, int64_t K) { return (M + 15) / 16 * 16 * ((K + 1) / 2); }
 constexpr int64_t kPackedRows = 32;
 // Activation rows from which qgemm_packed beats the row tiles: INT8's row tiles apply one scale per
 // row instead of one per block, so its conversion pays off later.

@@ -488,7 +488,11 @@ int itera_qgemm_ref(int fmt, int64_t M, int64_t N, int64_t K, const float* X, in
     for (int64_t m = 0; m < M; ++m) {
       const float* x = X + m * ldx;
       double acc = 0.0;
-      for (int64_t k = 0; k < K; ++k) acc += double(w[size_t(k)]) * double(x[k]);
+      if (base_format(fmt) == ITERA_QFMT_BF16) {  // bf16 weights times bf16 activations
+        for (int64_t k = 0; k < K; ++k) acc += double(w[size_t(k)]) * double(itera::quant::round_to_bf16(x[k]));
+      } else {
+        for (int64_t k = 0; k < K; ++k) acc += double(w[size_t(k)]) * double(x[k]);
+      }
       Y[m * ldy + n] = float(acc);
     }
   }

@@ -37,6 +37,8 @@ struct Q {
   static constexpr decltype(quant::QuantKernels::qgemm_packed) qgemm_packed = nullptr;
   static constexpr decltype(quant::QuantKernels::q4_0_gemv_rows) q4_0_gemv_rows = nullptr;
   static constexpr decltype(quant::QuantKernels::qgemm_r16) qgemm_r16 = nullptr;
+  static constexpr decltype(quant::QuantKernels::bf16_pack) bf16_pack = nullptr;
+  static constexpr decltype(quant::QuantKernels::bf16_gemm) bf16_gemm = nullptr;
 
   static W w_s8(const uint8_t* p) { return load32(p); }
   // 32 nibbles of 16 bytes in element order (low nibbles, then high): the 16 bytes go to both

@@ -1,8 +1,8 @@
 // AVX-512 instantiation of the quantised-GEMV building blocks (simd_quant.inc): integer block dots
 // with AVX512-VNNI's vpdpbusd (u8 x s8, four products summed into int32 without the int16
 // saturation of vpmaddubsw; signed weights through the sign trick |w| . sign(x, w)), F16 through
-// 512-bit vcvtph2ps and BF16 by a 16-bit shift into fp32 (vdpbf16ps would round the activations
-// to bf16 as well; the shift keeps them fp32 and costs the same on a memory-bound GEMV).
+// 512-bit vcvtph2ps and BF16 by a 16-bit shift into fp32 (the GEMV is memory-bound: vdpbf16ps
+// would gain nothing there); BF16 GEMMs of several rows use vdpbf16ps (bf16dot below).
 // Compiled with the AVX-512 flags; quant.cpp only selects it when VNNI is present.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -182,6 +182,105 @@ void gemm(int fmt, int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t 
 
 }  // namespace r16
 
+// BF16 GEMM with vdpbf16ps (AVX512-BF16): the activations are rounded to bf16 (nearest even) and
+// packed once per call as lines of 16 rows x one k pair ([M/16][K/2][16] dwords, rows and K
+// zero-padded), so that one vdpbf16ps multiplies a line by one broadcast (w[n,2p], w[n,2p+1]) pair
+// of a weight row read in place: 16 rows x 2 products per instruction, twice the MACs of an fp32
+// FMA, and no horizontal sums. A tile is 2 lines (32 activation rows) x kNr weight rows.
+namespace bf16dot {
+constexpr int kNr = 12;
+
+int64_t pairs(int64_t K) { return (K + 1) / 2; }
+
+void pack(int64_t M, int64_t K, const float* X, int64_t ldx, uint32_t* xp) {
+  const int64_t kp = pairs(K);
+  std::vector<uint16_t> row(size_t(2 * kp + 32));
+  for (int64_t m = 0; m < (M + 15) / 16 * 16; ++m) {
+    uint32_t* line = xp + (m / 16) * kp * 16 + (m % 16);
+    if (m >= M) {
+      for (int64_t p = 0; p < kp; ++p) line[p * 16] = 0;
+      continue;
+    }
+    const float* x = X + m * ldx;
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(row.data() + k),
+                          (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + k)));
+    }
+    if (k < K) {
+      const __mmask16 tail = __mmask16((1u << (K - k)) - 1);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(row.data() + k),
+                          (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(tail, x + k)));
+    }
+    row[size_t(K)] = 0;  // the pad of an odd K
+    for (int64_t p = 0; p < kp; ++p) {
+      uint32_t v;
+      std::memcpy(&v, row.data() + 2 * p, 4);
+      line[p * 16] = v;
+    }
+  }
+}
+
+// Y[m, n0 + j] for m in [m0, m0 + 16 L) (only m < M written), j < NR.
+template <int L, int NR>
+void tile(int64_t K, const uint8_t* W, int64_t rb, const uint32_t* xp, int64_t m0, int64_t M,
+          float* Y, int64_t ldy) {
+  const int64_t kp = pairs(K), full = K / 2;
+  const uint32_t* x0 = xp + (m0 / 16) * kp * 16;
+  __m512 acc[L][NR];
+  for (int l = 0; l < L; ++l)
+    for (int j = 0; j < NR; ++j) acc[l][j] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < full; ++p) {
+    __m512bh a[L];
+    for (int l = 0; l < L; ++l) a[l] = (__m512bh)_mm512_loadu_si512(x0 + (l * kp + p) * 16);
+    for (int j = 0; j < NR; ++j) {
+      uint32_t pair;
+      std::memcpy(&pair, W + j * rb + 4 * p, 4);
+      const __m512bh w = (__m512bh)_mm512_set1_epi32(int(pair));
+      for (int l = 0; l < L; ++l) acc[l][j] = _mm512_dpbf16_ps(acc[l][j], a[l], w);
+    }
+  }
+  if (full < kp) {  // odd K: the last weight alone (its partner would lie past the row)
+    __m512bh a[L];
+    for (int l = 0; l < L; ++l) a[l] = (__m512bh)_mm512_loadu_si512(x0 + (l * kp + full) * 16);
+    for (int j = 0; j < NR; ++j) {
+      const __m512bh w = (__m512bh)_mm512_set1_epi32(int(quant::load_u16(W + j * rb + 4 * full)));
+      for (int l = 0; l < L; ++l) acc[l][j] = _mm512_dpbf16_ps(acc[l][j], a[l], w);
+    }
+  }
+  alignas(64) float out[NR][16];
+  for (int l = 0; l < L; ++l) {
+    for (int j = 0; j < NR; ++j) _mm512_store_ps(out[j], acc[l][j]);
+    const int64_t rows = std::min<int64_t>(16, M - m0 - 16 * l);
+    for (int64_t i = 0; i < rows; ++i) {
+      float* y = Y + (m0 + 16 * l + i) * ldy;
+      for (int j = 0; j < NR; ++j) y[j] = out[j][i];
+    }
+  }
+}
+
+template <int L, int NR>
+void tile_nr(int nr, int64_t K, const uint8_t* W, int64_t rb, const uint32_t* xp, int64_t m0,
+             int64_t M, float* Y, int64_t ldy) {
+  if constexpr (NR > 1) {
+    if (nr < NR) return tile_nr<L, NR - 1>(nr, K, W, rb, xp, m0, M, Y, ldy);
+  }
+  tile<L, NR>(K, W, rb, xp, m0, M, Y, ldy);
+}
+
+// Y[m, n] for n in [n0, n1), m < M, from the packed activations xp.
+void gemm(int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
+          const uint32_t* xp, float* Y, int64_t ldy) {
+  for (int64_t n = n0; n < n1; n += kNr) {
+    const int nr = int(std::min<int64_t>(kNr, n1 - n));
+    const uint8_t* w = W + n * rb;
+    int64_t m = 0;
+    for (; m + 16 < M; m += 32) tile_nr<2, kNr>(nr, K, w, rb, xp, m, M, Y + n, ldy);
+    if (m < M) tile_nr<1, kNr>(nr, K, w, rb, xp, m, M, Y + n, ldy);
+  }
+}
+}  // namespace bf16dot
+
 namespace packed {
 void gemm(int fmt, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
           const quant::QAct* x, float* Y, int64_t ldy);
@@ -250,6 +349,8 @@ struct Q {
     gemv::q4_0_rows(n0, n1, K, W, rb, x, y);
   }
   static constexpr decltype(quant::QuantKernels::qgemm_r16) qgemm_r16 = r16::gemm;
+  static constexpr decltype(quant::QuantKernels::bf16_pack) bf16_pack = bf16dot::pack;
+  static constexpr decltype(quant::QuantKernels::bf16_gemm) bf16_gemm = bf16dot::gemm;
 
   static W w_s8(const uint8_t* p) { return _mm256_xor_si256(load32(p), _mm256_set1_epi8(char(0x80))); }
   // 32 nibbles of 16 bytes in element order (low nibbles, then high): the 16 bytes go to both

@@ -31,10 +31,11 @@ import java.util.List;
  * use the F32 GEMM. Every logit comes from the compressed weights.
  *
  * <p>Prefill and stepping agree to float rounding before the integer formats' on-the-fly int8
- * quantisation of activations; that rounding is discontinuous, so now and then (about 1 to 4% of
- * prompts on random-weight test models) a summation-order difference upstream (GEMM against GEMV,
- * the chunked scan, the MoE combine) tips one activation to the neighbouring int8 level and the
- * logits move by up to the format's own error. F16/BF16 and F32 weights have no such step.
+ * quantisation of activations (and BF16's rounding of them to bf16); that rounding is
+ * discontinuous, so now and then (about 1 to 4% of prompts on random-weight test models) a
+ * summation-order difference upstream (GEMM against GEMV, the chunked scan, the MoE combine) tips
+ * one activation to the neighbouring level and the logits move by up to the format's own error.
+ * F16 and F32 weights have no such step.
  *
  * <p>Computes what {@link IteraLiteModel#stepLogits} computes (up to float summation order), but
  * leaves the MoE layers' routing statistics alone: decoding is not training. Not thread-safe;

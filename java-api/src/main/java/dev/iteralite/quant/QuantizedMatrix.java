@@ -15,7 +15,9 @@ import java.util.Objects;
  * {@code Y = X W^T} ({@link #gemm}), the Linear-layer layout (rows = output features).
  *
  * <p>Integer formats quantise the activations on the fly to int8 blocks of 32 and accumulate in
- * int32; F16/BF16 convert the weights to fp32 as they stream. The SIMD level follows {@code
+ * int32; F16/BF16 convert the weights to fp32 as they stream. BF16 products multiply the
+ * activations rounded to bf16 (as ggml and oneDNN do), which lets products of 8 or more rows run on
+ * AVX512-BF16's bf16 dot products at twice the fp32 rate; F16 keeps them fp32. The SIMD level follows {@code
  * CpuBackend.setIsa} and the thread count {@code CpuBackend.setThreads}. The raw bytes
  * ({@link #toBytes}) together with the format and shape are the whole state, so a checkpoint can
  * store them and {@link #fromBytes} rebuild the matrix, validating every size and scale.

@@ -69,6 +69,12 @@ class QuantKernelTest {
     }
   }
 
+  /**
+   * Activation rows from which BF16 GEMMs on AVX-512 CPUs with AVX512-BF16 take bf16 dot products
+   * (vdpbf16ps) instead of fp32 FMAs over the same bf16-rounded activations (quant.cpp, kBf16DotRows).
+   */
+  static final int BF16_DOT_ROWS = 8;
+
   /** N (odd), K, M, pad of the row strides. */
   record Shape(int n, int k, int m, int pad) {}
 
@@ -124,7 +130,7 @@ class QuantKernelTest {
         long ldx = x.stride(0);
         Tensor ySpec = poison(arena.allocate(DType.F32, s.m(), s.n()));
         assertEquals(0, IteraNative.itera_qgemm_ref(layout, s.m(), s.n(), s.k(), x.address(), ldx, q.address(), ySpec.address(), s.n()));
-        assertClose(what + ": spec vs Java double", ySpec.toDoubleArray(), javaProduct(deqSpec, x), 1e-13);
+        assertClose(what + ": spec vs Java double", ySpec.toDoubleArray(), javaProduct(deqSpec, arena.adopt(activationsAsMultiplied(f, x))), 1e-13);
 
         // fast GEMM into a poisoned, row-strided output
         Tensor yFast = poison(matrix(arena, rnd, s.m(), s.n(), s.pad(), 1.0));
@@ -171,6 +177,61 @@ class QuantKernelTest {
         }
       }
     }
+  }
+
+  /**
+   * BF16 products multiply the bf16 weights by the activations rounded to bf16 (nearest even) on
+   * every path: the GEMV, the fp32 row dots of a few rows, OpenBLAS over converted panels, and,
+   * from {@link #BF16_DOT_ROWS} rows on CPUs with AVX512-BF16, vdpbf16ps. Each equals the double
+   * product of the rounded activations apart from fp32 summation order, and not the product of
+   * the unrounded ones. Odd K (the last weight without a partner), N not a multiple of the 12-row
+   * register tile, M not a multiple of 16 (a partial line of activation rows), into poisoned,
+   * row-strided outputs.
+   */
+  @ParameterizedTest
+  @MethodSource("bf16Shapes")
+  void bf16ProductsMultiplyBf16RoundedActivationsOnEveryPath(Shape s) {
+    Random rnd = new Random(17L * s.n() + s.k() + s.m());
+    try (Arena arena = Arena.open()) {
+      Tensor w = matrix(arena, rnd, s.n(), s.k(), s.pad(), 1.0);
+      Tensor x = matrix(arena, rnd, s.m(), s.k(), s.pad(), 1.0);
+      try (QuantizedMatrix q = QuantizedMatrix.quantize(WeightFormat.BF16, w);
+          Tensor deq = Tensor.allocate(DType.F32, s.n(), s.k());
+          Tensor xr = activationsAsMultiplied(WeightFormat.BF16, x)) {
+        q.dequantize(deq);
+        double[] exact = javaProduct(deq, x);
+        double[] ofRounded = javaProduct(deq, xr);
+        for (Isa isa : KernelParityTest.isas()) {
+          CPU.setIsa(isa);
+          String what = isa + " " + s;
+          Tensor y = poison(matrix(arena, rnd, s.m(), s.n(), s.pad(), 1.0));
+          q.gemm(x, y);
+          assertClose(what, y.toDoubleArray(), ofRounded, 1e-10);
+          assertTrue(normalisedError(y.toDoubleArray(), exact) > 1e-8, what + ": the activations were not rounded");
+          assertOutsideUntouched(what + ": padding", ownerOf(y, s.pad()), y);
+        }
+      }
+    }
+  }
+
+  static Stream<Shape> bf16Shapes() {
+    return Stream.of(new Shape(13, 67, 8, 1), new Shape(37, 130, 17, 0), new Shape(25, 64, 33, 3),
+        new Shape(50, 255, 40, 2), new Shape(24, 96, 7, 1), new Shape(29, 65, 1, 2), new Shape(31, 48, 49, 1));
+  }
+
+  /**
+   * The activations as a format's products multiply them: BF16 rounds them to the nearest bfloat16
+   * (ties to even), every other float format keeps them. A new [M, K] tensor (close it).
+   */
+  static Tensor activationsAsMultiplied(WeightFormat f, Tensor x) {
+    float[] xs = x.toFloatArray();
+    if (f == WeightFormat.BF16) {
+      for (int i = 0; i < xs.length; i++) {
+        int bits = Float.floatToRawIntBits(xs[i]);
+        xs[i] = Float.intBitsToFloat((bits + 0x7FFF + ((bits >>> 16) & 1)) & 0xFFFF0000);
+      }
+    }
+    return Tensor.of(xs, x.dim(0), x.dim(1));
   }
 
   /** The bounds above can fail: one block with a doubled scale or one nibble off is caught. */

@@ -44,13 +44,14 @@ int main(int argc, char** argv) {
   // Default: the decode and prefill shapes of the ggml comparison; a third argument M instead
   // runs M x 1024 x 1024 (e.g. to find where the packed GEMM starts to pay).
   // Each format in its base layout and in the row-interleaved one QuantizedMatrix keeps (_R16).
-  // ITERA_BENCH_ALL=1 adds the other integer formats (their GEMM shares the packed r16 tiles).
+  // ITERA_BENCH_ALL=1 adds the other integer formats, INT4 and NF4 also interleaved (rows "...r").
   std::vector<Case> formats = {{ITERA_QFMT_Q8_0, "Q8_0", 0, 0, 0}, {ITERA_QFMT_Q8_0_R16, "Q8_0r", 0, 0, 0},
                                {ITERA_QFMT_Q4_0, "Q4_0", 0, 0, 0}, {ITERA_QFMT_Q4_0_R16, "Q4_0r", 0, 0, 0}};
   if (std::getenv("ITERA_BENCH_ALL"))
     formats.insert(formats.end(), {{ITERA_QFMT_INT8, "INT8", 0, 0, 0}, {ITERA_QFMT_INT4_G32, "INT4_32", 0, 0, 0},
                                    {ITERA_QFMT_INT4_G128, "INT4_128", 0, 0, 0}, {ITERA_QFMT_NF4, "NF4", 0, 0, 0},
-                                   {ITERA_QFMT_NF4_DQ, "NF4_DQ", 0, 0, 0}});
+                                   {ITERA_QFMT_NF4_DQ, "NF4_DQ", 0, 0, 0}, {ITERA_QFMT_INT4_G32_R16, "INT4_32r", 0, 0, 0},
+                                   {ITERA_QFMT_INT4_G128_R16, "INT4_128r", 0, 0, 0}, {ITERA_QFMT_NF4_R16, "NF4r", 0, 0, 0}});
   // ITERA_BENCH_FLOAT=1 adds F32 (OpenBLAS), F16 (panels converted for sgemm) and BF16
   // (vdpbf16ps where the CPU has AVX512-BF16, the activations rounded to bf16).
   if (std::getenv("ITERA_BENCH_FLOAT"))

@@ -546,7 +546,8 @@ void itera_rope_backward_ref(int64_t R, int64_t L, int64_t n_heads, int64_t hs, 
 #define ITERA_QFMT_NF4 9
 #define ITERA_QFMT_NF4_DQ 10
 /*
- * Row-interleaved in-memory layouts of Q8_0 and Q4_0, for the fast kernels: the same blocks and
+ * Row-interleaved in-memory layouts of Q8_0 and Q4_0 (and, below, NF4 and INT4), for the fast
+ * kernels: the same blocks and
  * the same byte count (N x row_bytes of the base format), with the rows in groups of 16. A group
  * of 16 rows (16 x row_bytes bytes, groups back to back) holds first the fp16 scales of its rows,
  * block by block ([K/32][16] x 2 bytes), then their weights block by block in 4-byte steps
@@ -559,6 +560,21 @@ void itera_rope_backward_ref(int64_t R, int64_t L, int64_t n_heads, int64_t hs, 
  */
 #define ITERA_QFMT_Q8_0_R16 11
 #define ITERA_QFMT_Q4_0_R16 12
+/*
+ * NF4_R16: NF4 in the same scheme, per 64-weight block: the group's fp32 absmaxes ([K/64][16] x 4
+ * bytes), then its code bytes in 4-byte steps ([K/64][8 steps][16][4] bytes: step s holds bytes
+ * 4s..4s+3 of each row's 32 code bytes, as stored: high nibbles the even elements, low the odd).
+ */
+#define ITERA_QFMT_NF4_R16 13
+/*
+ * INT4_G32/G64/G128_R16: INT4_Gg in the same scheme, per group of g weights: the 16 rows' fp16
+ * scales ([16] x 2 bytes) then their zero points ([16] x 1 byte), group after group ([K/g][48]
+ * bytes), then the nibble bytes in 4-byte steps ([K/g][g/8 steps][16][4] bytes: step s holds bytes
+ * 4s..4s+3 of each row's g/2 nibble bytes of the group, as stored).
+ */
+#define ITERA_QFMT_INT4_G32_R16 14
+#define ITERA_QFMT_INT4_G64_R16 15
+#define ITERA_QFMT_INT4_G128_R16 16
 
 /* K must be a positive multiple of this; 0 for an unknown format. */
 int64_t itera_quant_block_size(int fmt);

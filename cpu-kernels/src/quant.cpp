@@ -34,7 +34,10 @@ const QuantKernels& qkernels() {
 }
 
 bool is_float16(int fmt) { return fmt == ITERA_QFMT_F16 || fmt == ITERA_QFMT_BF16; }
-bool nf4_order(int fmt) { return fmt == ITERA_QFMT_NF4 || fmt == ITERA_QFMT_NF4_DQ; }
+bool nf4_order(int fmt) {
+  fmt = itera::quant::base_format(fmt);
+  return fmt == ITERA_QFMT_NF4 || fmt == ITERA_QFMT_NF4_DQ;
+}
 
 // X [M, K] (row stride ldx) with every value rounded to bf16, as fp32 [M, K] in a buffer of the
 // calling thread: BF16 products multiply bf16 activations by the bf16 weights on every path.
@@ -163,6 +166,10 @@ int itera_quant_layout(int fmt) {
   if (!qkernels().qgemm_r16) return fmt;
   if (fmt == ITERA_QFMT_Q8_0) return ITERA_QFMT_Q8_0_R16;
   if (fmt == ITERA_QFMT_Q4_0) return ITERA_QFMT_Q4_0_R16;
+  if (fmt == ITERA_QFMT_NF4) return ITERA_QFMT_NF4_R16;
+  if (fmt == ITERA_QFMT_INT4_G32) return ITERA_QFMT_INT4_G32_R16;
+  if (fmt == ITERA_QFMT_INT4_G64) return ITERA_QFMT_INT4_G64_R16;
+  if (fmt == ITERA_QFMT_INT4_G128) return ITERA_QFMT_INT4_G128_R16;
   return fmt;
 }
 

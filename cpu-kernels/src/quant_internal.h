@@ -39,16 +39,20 @@ inline int64_t int4_group(int fmt) {
 inline int64_t int4_group_bytes(int64_t g) { return 3 + g / 2; }
 
 // ---------------------------------------------------------------- row-interleaved layouts
-// ITERA_QFMT_Q8_0_R16 / Q4_0_R16 (itera_kernels.h): groups of kR16Rows rows, scales first, then
+// ITERA_QFMT_Q8_0_R16 / Q4_0_R16 / NF4_R16 / INT4_G*_R16 (itera_kernels.h): groups of kR16Rows rows, scales first, then
 // the weights in 4-byte steps of all the group's rows; the N mod 16 last rows in the base layout.
 constexpr int64_t kR16Rows = 16;
 
-inline bool is_r16(int fmt) { return fmt == ITERA_QFMT_Q8_0_R16 || fmt == ITERA_QFMT_Q4_0_R16; }
+inline bool is_r16(int fmt) { return fmt >= ITERA_QFMT_Q8_0_R16 && fmt <= ITERA_QFMT_INT4_G128_R16; }
 
 // The format whose blocks a layout holds (the format itself for the base formats).
 inline int base_format(int fmt) {
   if (fmt == ITERA_QFMT_Q8_0_R16) return ITERA_QFMT_Q8_0;
   if (fmt == ITERA_QFMT_Q4_0_R16) return ITERA_QFMT_Q4_0;
+  if (fmt == ITERA_QFMT_NF4_R16) return ITERA_QFMT_NF4;
+  if (fmt == ITERA_QFMT_INT4_G32_R16) return ITERA_QFMT_INT4_G32;
+  if (fmt == ITERA_QFMT_INT4_G64_R16) return ITERA_QFMT_INT4_G64;
+  if (fmt == ITERA_QFMT_INT4_G128_R16) return ITERA_QFMT_INT4_G128;
   return fmt;
 }
 

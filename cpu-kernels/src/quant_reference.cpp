@@ -348,17 +348,26 @@ bool check_row(int fmt, int64_t K, const uint8_t* src) {
 // scale table at [block][r] and in its weight lines at [block][step][r][4 bytes].
 namespace {
 
+// A block as stored is its head (scale_bytes: the scale, for INT4 also the zero point) followed by
+// 4 * steps weight bytes; INT4 keeps the 16 rows' fp16 scales and then their zero points.
 struct R16Geometry {
-  int64_t nb, rb, steps, full_rows;  // blocks per row, row bytes, steps per block, rows in groups
-  bool q8;
+  int64_t block, nb, rb, steps, scale_bytes, full_rows;  // weights and count of blocks per row,
+  bool q8, int4;  // row bytes, steps per block, head bytes, rows in groups; Q8_0's +128; INT4
   R16Geometry(int fmt, int64_t N, int64_t K)
-      : nb(K / 32), rb(row_bytes(fmt, K)), steps(fmt == ITERA_QFMT_Q8_0_R16 ? 8 : 4),
-        full_rows(N / kR16Rows * kR16Rows), q8(fmt == ITERA_QFMT_Q8_0_R16) {}
-  int64_t block_bytes() const { return q8 ? kQ8BlockBytes : kQ4BlockBytes; }
+      : block(block_size(fmt)), nb(K / block), rb(row_bytes(fmt, K)),
+        steps(fmt == ITERA_QFMT_Q4_0_R16 ? 4 : fmt == ITERA_QFMT_Q8_0_R16 ? 8 : block / 8),
+        scale_bytes(fmt == ITERA_QFMT_NF4_R16 ? 4 : fmt == ITERA_QFMT_Q8_0_R16 || fmt == ITERA_QFMT_Q4_0_R16 ? 2 : 3),
+        full_rows(N / kR16Rows * kR16Rows), q8(fmt == ITERA_QFMT_Q8_0_R16), int4(scale_bytes == 3) {}
+  int64_t block_bytes() const { return scale_bytes + 4 * steps; }
   int64_t group_offset(int64_t n) const { return n / kR16Rows * kR16Rows * rb; }
-  int64_t scale_offset(int64_t b, int64_t r) const { return (b * kR16Rows + r) * 2; }
+  // head byte i of row r's block b
+  int64_t head_offset(int64_t b, int64_t r, int64_t i) const {
+    const int64_t table = b * kR16Rows * scale_bytes;
+    if (int4) return table + (i < 2 ? r * 2 + i : 2 * kR16Rows + r);
+    return table + r * scale_bytes + i;
+  }
   int64_t step_offset(int64_t b, int64_t s, int64_t r) const {
-    return nb * kR16Rows * 2 + ((b * steps + s) * kR16Rows + r) * 4;
+    return nb * kR16Rows * scale_bytes + ((b * steps + s) * kR16Rows + r) * 4;
   }
 };
 
@@ -373,11 +382,11 @@ const uint8_t* get_row(int fmt, int64_t N, int64_t K, const uint8_t* W, int64_t 
   const int64_t r = n % kR16Rows;
   for (int64_t b = 0; b < g.nb; ++b) {
     uint8_t* blk = scratch + b * g.block_bytes();
-    std::memcpy(blk, grp + g.scale_offset(b, r), 2);
+    for (int64_t i = 0; i < g.scale_bytes; ++i) blk[i] = grp[g.head_offset(b, r, i)];
     for (int64_t s = 0; s < g.steps; ++s)
       for (int j = 0; j < 4; ++j) {
         const uint8_t v = grp[g.step_offset(b, s, r) + j];
-        blk[2 + 4 * s + j] = g.q8 ? uint8_t(v ^ 0x80u) : v;
+        blk[g.scale_bytes + 4 * s + j] = g.q8 ? uint8_t(v ^ 0x80u) : v;
       }
   }
   return scratch;
@@ -394,10 +403,10 @@ void put_row(int fmt, int64_t N, int64_t K, uint8_t* W, int64_t n, const uint8_t
   const int64_t r = n % kR16Rows;
   for (int64_t b = 0; b < g.nb; ++b) {
     const uint8_t* blk = src + b * g.block_bytes();
-    std::memcpy(grp + g.scale_offset(b, r), blk, 2);
+    for (int64_t i = 0; i < g.scale_bytes; ++i) grp[g.head_offset(b, r, i)] = blk[i];
     for (int64_t s = 0; s < g.steps; ++s)
       for (int j = 0; j < 4; ++j) {
-        const uint8_t v = blk[2 + 4 * s + j];
+        const uint8_t v = blk[g.scale_bytes + 4 * s + j];
         grp[g.step_offset(b, s, r) + j] = g.q8 ? uint8_t(v ^ 0x80u) : v;
       }
   }

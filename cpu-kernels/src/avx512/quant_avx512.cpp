@@ -55,6 +55,9 @@ namespace r16 {
 
 constexpr int64_t kRows = quant::kR16Rows;
 constexpr int kGemvGroups = 2;  // groups per GEMV tile (independent dot chains)
+// From this many activation rows NF4/INT4 groups are converted to the Q8_0 form once per call
+// (to_q8_group); below, their own tiles decode the nibbles for every 4-row tile, which is cheaper.
+constexpr int64_t kDecodeOnceRows = 32;
 
 // Y[m][16 g + c] for m < RM, g < NG, c < 16 (c < last_cols in the last group): NG consecutive
 // groups against activation rows x.
@@ -128,17 +131,163 @@ inline void tile(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::Q
     }
 }
 
+// NF4_R16: per 64-weight block an fp32 absmax per row and 8 lines; a line's high nibbles are even
+// elements (activation sub-block 2b, NF4's evens-then-odds order), its low nibbles odd ones
+// (sub-block 2b + 1), each mapped through the code book (+128, the unsigned vpdpbusd operand) by
+// one vpshufb; the two sub-blocks keep their own int32 sums, as their activation scales differ.
+template <int RM, int NG>
+inline void tile_nf4(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::QAct* x,
+                     const int32_t* init, int64_t init_ld, float* y, int64_t ldy, int last_cols) {
+  constexpr int kSteps = 8;
+  __m512 acc[RM][NG];
+  for (int m = 0; m < RM; ++m)
+    for (int g = 0; g < NG; ++g) acc[m][g] = _mm512_setzero_ps();
+  const float* sc[NG];
+  const __m512i* qs[NG];
+  for (int g = 0; g < NG; ++g) {
+    sc[g] = reinterpret_cast<const float*>(grp + g * gstride);
+    qs[g] = reinterpret_cast<const __m512i*>(grp + g * gstride + nb * kRows * 4);
+  }
+  alignas(16) uint8_t biased[16];
+  for (int i = 0; i < 16; ++i) biased[i] = uint8_t(quant::kNf4CodeI8[i] + 128);
+  const __m512i lut = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(biased)));
+  const __m512i nib = _mm512_set1_epi8(15);
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i even[RM][NG], odd[RM][NG];
+    for (int m = 0; m < RM; ++m) {
+      const __m512i e0 = _mm512_set1_epi32(init[m * init_ld + 2 * b]);
+      const __m512i o0 = _mm512_set1_epi32(init[m * init_ld + 2 * b + 1]);
+      for (int g = 0; g < NG; ++g) {
+        even[m][g] = e0;
+        odd[m][g] = o0;
+      }
+    }
+    for (int st = 0; st < kSteps; ++st) {
+      __m512i hi[NG], lo[NG];
+      for (int g = 0; g < NG; ++g) {
+        const __m512i raw = _mm512_loadu_si512(qs[g] + b * kSteps + st);
+        hi[g] = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(raw, 4), nib));
+        lo[g] = _mm512_shuffle_epi8(lut, _mm512_and_si512(raw, nib));
+      }
+      for (int m = 0; m < RM; ++m) {
+        int32_t xe, xo;
+        std::memcpy(&xe, x[m].q + b * 64 + st * 4, 4);
+        std::memcpy(&xo, x[m].q + b * 64 + 32 + st * 4, 4);
+        const __m512i be = _mm512_set1_epi32(xe), bo = _mm512_set1_epi32(xo);
+        for (int g = 0; g < NG; ++g) {
+          even[m][g] = _mm512_dpbusd_epi32(even[m][g], hi[g], be);
+          odd[m][g] = _mm512_dpbusd_epi32(odd[m][g], lo[g], bo);
+        }
+      }
+    }
+    __m512 sw[NG];
+    for (int g = 0; g < NG; ++g) sw[g] = _mm512_mul_ps(_mm512_loadu_ps(sc[g] + b * kRows), _mm512_set1_ps(1.0f / 127.0f));
+    for (int m = 0; m < RM; ++m) {
+      const __m512 de = _mm512_set1_ps(x[m].d[2 * b]), dd = _mm512_set1_ps(x[m].d[2 * b + 1]);
+      for (int g = 0; g < NG; ++g) {
+        acc[m][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(even[m][g]), _mm512_mul_ps(sw[g], de), acc[m][g]);
+        acc[m][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(odd[m][g]), _mm512_mul_ps(sw[g], dd), acc[m][g]);
+      }
+    }
+  }
+  const __mmask16 last = __mmask16((1u << last_cols) - 1);
+  for (int m = 0; m < RM; ++m)
+    for (int g = 0; g < NG; ++g) {
+      if (g < NG - 1 || last_cols == 16) _mm512_storeu_ps(y + m * ldy + 16 * g, acc[m][g]);
+      else _mm512_mask_storeu_ps(y + m * ldy + 16 * g, last, acc[m][g]);
+    }
+}
+
+// INT4_Gg_R16: per group of g weights the 16 rows' fp16 scales and zero points, then g/8 lines of
+// nibbles, each 32-element run packed like Q4_0 (low nibbles its first 16 elements). The raw
+// nibbles (0..15) go to vpdpbusd as they are; each activation block's dot starts from
+// -z * (its activation sum), per row since the zero points are, so the sum is s (q - z) . x.
+template <int G, int RM, int NG>
+inline void tile_int4(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::QAct* x,
+                      const int32_t* init, int64_t init_ld, float* y, int64_t ldy, int last_cols) {
+  constexpr int kSub = G / 32, kSteps = G / 8;
+  constexpr int64_t kHead = kRows * 3;
+  __m512 acc[RM][NG];
+  for (int m = 0; m < RM; ++m)
+    for (int g = 0; g < NG; ++g) acc[m][g] = _mm512_setzero_ps();
+  const uint8_t* head[NG];
+  const __m512i* qs[NG];
+  for (int g = 0; g < NG; ++g) {
+    head[g] = grp + g * gstride;
+    qs[g] = reinterpret_cast<const __m512i*>(head[g] + nb * kHead);
+  }
+  const __m512i nib = _mm512_set1_epi8(15);
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512 sw[NG];
+    __m512i zero[NG];
+    for (int g = 0; g < NG; ++g) {
+      const uint8_t* h = head[g] + b * kHead;
+      sw[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
+      zero[g] = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 2 * kRows)));
+    }
+    for (int j = 0; j < kSub; ++j) {
+      const int64_t ab = b * kSub + j;  // activation block
+      __m512i ia[RM][NG];
+      for (int m = 0; m < RM; ++m) {
+        const __m512i neg_sum = _mm512_set1_epi32(init[m * init_ld + ab] / 128);  // init = -128 sum
+        for (int g = 0; g < NG; ++g) ia[m][g] = _mm512_mullo_epi32(zero[g], neg_sum);
+      }
+      for (int st = 0; st < 4; ++st) {
+        __m512i lo[NG], hi[NG];
+        for (int g = 0; g < NG; ++g) {
+          const __m512i raw = _mm512_loadu_si512(qs[g] + b * kSteps + j * 4 + st);
+          lo[g] = _mm512_and_si512(raw, nib);
+          hi[g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), nib);
+        }
+        for (int m = 0; m < RM; ++m) {
+          int32_t xl, xh;
+          std::memcpy(&xl, x[m].q + ab * 32 + st * 4, 4);
+          std::memcpy(&xh, x[m].q + ab * 32 + 16 + st * 4, 4);
+          const __m512i bl = _mm512_set1_epi32(xl), bh = _mm512_set1_epi32(xh);
+          for (int g = 0; g < NG; ++g) {
+            ia[m][g] = _mm512_dpbusd_epi32(ia[m][g], lo[g], bl);
+            ia[m][g] = _mm512_dpbusd_epi32(ia[m][g], hi[g], bh);
+          }
+        }
+      }
+      for (int m = 0; m < RM; ++m) {
+        const __m512 d = _mm512_set1_ps(x[m].d[ab]);
+        for (int g = 0; g < NG; ++g)
+          acc[m][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[m][g]), _mm512_mul_ps(sw[g], d), acc[m][g]);
+      }
+    }
+  }
+  const __mmask16 last = __mmask16((1u << last_cols) - 1);
+  for (int m = 0; m < RM; ++m)
+    for (int g = 0; g < NG; ++g) {
+      if (g < NG - 1 || last_cols == 16) _mm512_storeu_ps(y + m * ldy + 16 * g, acc[m][g]);
+      else _mm512_mask_storeu_ps(y + m * ldy + 16 * g, last, acc[m][g]);
+    }
+}
+
+// The layouts' tiles (nb counts the layout's blocks; init has one value per activation block).
+enum Kind { kQ8 = 0, kQ4 = 1, kNf4 = 2, kInt4G32 = 32, kInt4G64 = 64, kInt4G128 = 128 };
+template <int kKind, int RM, int NG, bool kF32Scale>
+inline void tile_of(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::QAct* x,
+                    const int32_t* init, int64_t init_ld, float* y, int64_t ldy, int last_cols) {
+  if constexpr (kKind == kNf4) tile_nf4<RM, NG>(nb, grp, gstride, x, init, init_ld, y, ldy, last_cols);
+  else if constexpr (kKind >= kInt4G32) tile_int4<kKind, RM, NG>(nb, grp, gstride, x, init, init_ld, y, ldy, last_cols);
+  else tile<kKind == kQ4, RM, NG, kF32Scale>(nb, grp, gstride, x, init, init_ld, y, ldy, last_cols);
+}
+
 // Groups [g0, g0 + NG) against every activation row: tiles of 4 rows, then the 1-3 left over.
-template <bool kQ4, int NG, bool kF32Scale>
+// init holds init_ld starting values per activation row (one per 32-element activation block).
+template <int kKind, int NG, bool kF32Scale>
 inline void groups(int64_t nb, const uint8_t* grp, int64_t gstride, int64_t M, const quant::QAct* x,
-                   const int32_t* init, float* y, int64_t ldy, int last_cols) {
+                   const int32_t* init, int64_t init_ld, float* y, int64_t ldy, int last_cols) {
   int64_t m = 0;
   for (; m + 4 <= M; m += 4)
-    tile<kQ4, 4, NG, kF32Scale>(nb, grp, gstride, x + m, init + m * nb, nb, y + m * ldy, ldy, last_cols);
+    tile_of<kKind, 4, NG, kF32Scale>(nb, grp, gstride, x + m, init + m * init_ld, init_ld, y + m * ldy, ldy,
+                                     last_cols);
   const int64_t mi = m;
   const auto rest = [&](auto rm) {
-    tile<kQ4, decltype(rm)::value, NG, kF32Scale>(nb, grp, gstride, x + mi, init + mi * nb, nb, y + mi * ldy, ldy,
-                                                  last_cols);
+    tile_of<kKind, decltype(rm)::value, NG, kF32Scale>(nb, grp, gstride, x + mi, init + mi * init_ld, init_ld,
+                                                       y + mi * ldy, ldy, last_cols);
   };
   switch (M - m) {
     case 3: rest(std::integral_constant<int, 3>{}); break;
@@ -150,23 +299,75 @@ inline void groups(int64_t nb, const uint8_t* grp, int64_t gstride, int64_t M, c
 
 // Groups [g0, g1) of W (group g at W + g * 16 rb, its outputs at Y + 16 g), the last one writing
 // only its first last_cols columns.
-template <bool kQ4, bool kF32Scale = false>
+template <int kKind, bool kF32Scale = false>
 void run(int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t gstride, int64_t M,
          const quant::QAct* x, const int32_t* init, float* Y, int64_t ldy, int last_cols = 16) {
-  const int64_t nb = K / 32;
+  const int64_t ld = K / 32, nb = kKind == kNf4 ? K / 64 : kKind >= kInt4G32 ? K / kKind : ld;
   int64_t g = g0;
   auto cols = [&](int64_t next) { return next == g1 ? last_cols : 16; };
   if (M == 1) {
     for (; g + kGemvGroups <= g1; g += kGemvGroups)
-      tile<kQ4, 1, kGemvGroups, kF32Scale>(nb, W + g * gstride, gstride, x, init, nb, Y + g * kRows, ldy,
-                                           cols(g + kGemvGroups));
+      tile_of<kKind, 1, kGemvGroups, kF32Scale>(nb, W + g * gstride, gstride, x, init, ld, Y + g * kRows, ldy,
+                                                cols(g + kGemvGroups));
     for (; g < g1; ++g)
-      tile<kQ4, 1, 1, kF32Scale>(nb, W + g * gstride, gstride, x, init, nb, Y + g * kRows, ldy, cols(g + 1));
+      tile_of<kKind, 1, 1, kF32Scale>(nb, W + g * gstride, gstride, x, init, ld, Y + g * kRows, ldy, cols(g + 1));
     return;
   }
   for (; g + 2 <= g1; g += 2)
-    groups<kQ4, 2, kF32Scale>(nb, W + g * gstride, gstride, M, x, init, Y + g * kRows, ldy, cols(g + 2));
-  if (g < g1) groups<kQ4, 1, kF32Scale>(nb, W + g * gstride, gstride, M, x, init, Y + g * kRows, ldy, cols(g + 1));
+    groups<kKind, 2, kF32Scale>(nb, W + g * gstride, gstride, M, x, init, ld, Y + g * kRows, ldy, cols(g + 2));
+  if (g < g1)
+    groups<kKind, 1, kF32Scale>(nb, W + g * gstride, gstride, M, x, init, ld, Y + g * kRows, ldy, cols(g + 1));
+}
+
+// One NF4_R16 / INT4_Gg_R16 group as a Q8_0_R16 group with fp32 scales (the form packed::gemm_as
+// builds: [K/32][16] fp32 scales, then [K/32][8 steps][16][4] weight bytes stored +128), for GEMMs
+// of many activation rows: the nibbles are decoded once instead of once per 4-row tile. INT4's
+// weights become q - z (each row's zero point replicated over its dword), NF4's its code book
+// entries; NF4's evens (high nibbles) form activation block 2b, its odds block 2b + 1.
+void to_q8_group(int fmt, int64_t K, const uint8_t* grp, uint8_t* dst) {
+  const int64_t nb32 = K / 32;
+  float* scales = reinterpret_cast<float*>(dst);
+  __m512i* out = reinterpret_cast<__m512i*>(dst + nb32 * kRows * 4);
+  const __m512i nib = _mm512_set1_epi8(15);
+  if (fmt == ITERA_QFMT_NF4_R16) {
+    alignas(16) uint8_t biased[16];
+    for (int i = 0; i < 16; ++i) biased[i] = uint8_t(quant::kNf4CodeI8[i] + 128);
+    const __m512i lut = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(biased)));
+    const int64_t nb = K / 64;
+    const float* absmax = reinterpret_cast<const float*>(grp);
+    const __m512i* in = reinterpret_cast<const __m512i*>(grp + nb * kRows * 4);
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m512 sc = _mm512_mul_ps(_mm512_loadu_ps(absmax + b * kRows), _mm512_set1_ps(1.0f / 127.0f));
+      _mm512_storeu_ps(scales + (2 * b) * kRows, sc);
+      _mm512_storeu_ps(scales + (2 * b + 1) * kRows, sc);
+      for (int st = 0; st < 8; ++st) {
+        const __m512i raw = _mm512_loadu_si512(in + b * 8 + st);
+        _mm512_storeu_si512(out + (2 * b) * 8 + st,
+                            _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(raw, 4), nib)));
+        _mm512_storeu_si512(out + (2 * b + 1) * 8 + st, _mm512_shuffle_epi8(lut, _mm512_and_si512(raw, nib)));
+      }
+    }
+    return;
+  }
+  const int64_t g = quant::int4_group(quant::base_format(fmt)), sub = g / 32, nb = K / g;
+  const int64_t head = kRows * 3;
+  const __m512i* in = reinterpret_cast<const __m512i*>(grp + nb * head);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* h = grp + b * head;
+    const __m512 sc = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
+    const __m512i z = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 2 * kRows)));
+    const __m512i bias = _mm512_sub_epi8(_mm512_set1_epi8(char(0x80)), _mm512_mullo_epi32(z, _mm512_set1_epi32(0x01010101)));
+    for (int64_t j = 0; j < sub; ++j) {
+      const int64_t ab = b * sub + j;
+      _mm512_storeu_ps(scales + ab * kRows, sc);
+      for (int st = 0; st < 4; ++st) {  // low nibbles: elements 4 st.., high: 16 + 4 st..
+        const __m512i raw = _mm512_loadu_si512(in + b * (g / 8) + j * 4 + st);
+        _mm512_storeu_si512(out + ab * 8 + st, _mm512_add_epi8(_mm512_and_si512(raw, nib), bias));
+        _mm512_storeu_si512(out + ab * 8 + 4 + st,
+                            _mm512_add_epi8(_mm512_and_si512(_mm512_srli_epi16(raw, 4), nib), bias));
+      }
+    }
+  }
 }
 
 void gemm(int fmt, int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t rb, int64_t M,
@@ -175,9 +376,27 @@ void gemm(int fmt, int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t 
   const int64_t nb = K / 32;
   thread_local std::vector<int32_t> init;
   if (init.size() < size_t(M * nb)) init.resize(size_t(M * nb));
+  // -128 x each activation block's sum (NF4's code book is stored +128 like Q8_0; INT4 divides it
+  // back out), or -8 x it for Q4_0
   block_offsets(q4, M, nb, x, init.data());
-  if (q4) run<true>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
-  else run<false>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
+  if (M >= kDecodeOnceRows && fmt != ITERA_QFMT_Q8_0_R16 && !q4) {
+    constexpr int64_t kPair = 2;  // groups per converted panel: the 2-group register tiles
+    const int64_t gstride = nb * kRows * (4 + 32);
+    thread_local std::vector<uint8_t> panel;
+    if (panel.size() < size_t(kPair * gstride)) panel.resize(size_t(kPair * gstride));
+    for (int64_t g = g0; g < g1; g += kPair) {
+      const int64_t groups = std::min(kPair, g1 - g);
+      for (int64_t i = 0; i < groups; ++i) to_q8_group(fmt, K, W + (g + i) * kRows * rb, panel.data() + i * gstride);
+      run<kQ8, true>(0, groups, K, panel.data(), gstride, M, x, init.data(), Y + g * kRows, ldy);
+    }
+    return;
+  }
+  if (fmt == ITERA_QFMT_NF4_R16) run<kNf4>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
+  else if (fmt == ITERA_QFMT_INT4_G32_R16) run<kInt4G32>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
+  else if (fmt == ITERA_QFMT_INT4_G64_R16) run<kInt4G64>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
+  else if (fmt == ITERA_QFMT_INT4_G128_R16) run<kInt4G128>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
+  else if (q4) run<kQ4>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
+  else run<kQ8>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
 }
 
 }  // namespace r16
@@ -529,7 +748,7 @@ void gemm_as(const Fmt& f, int64_t n0, int64_t n1, int64_t K, const uint8_t* W, 
     for (int64_t g = 0; g < groups; ++g)
       to_group(f, W, rb, p + g * r16::kRows, int(std::min<int64_t>(r16::kRows, rows - g * r16::kRows)), K,
                panel.data() + g * gstride, tmp.data());
-    r16::run<false, true>(0, groups, K, panel.data(), gstride, M, x, init.data(), Y + p, ldy,
+    r16::run<r16::kQ8, true>(0, groups, K, panel.data(), gstride, M, x, init.data(), Y + p, ldy,
                           int(rows - (groups - 1) * r16::kRows));
   }
 }

@@ -35,13 +35,14 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The row-interleaved in-memory layouts Q8_0_R16 / Q4_0_R16 (itera_kernels.h) that {@link
- * QuantizedMatrix} keeps Q8_0 and Q4_0 in: the bytes are exactly the documented permutation of the
- * ggml blocks (rebuilt here in Java from the header's description), conversion both ways is
+ * The row-interleaved in-memory layouts Q8_0_R16 / Q4_0_R16 / NF4_R16 (itera_kernels.h) that {@link
+ * QuantizedMatrix} keeps Q8_0, Q4_0 and NF4 in: the bytes are exactly the documented permutation of
+ * the stored blocks (rebuilt here in Java from the header's description), conversion both ways is
  * lossless, every entry point reading the layout (dequantise, one row, the fast GEMV/GEMM on every
  * ISA, the checks) agrees with the specification run on the ggml bytes, and bad arguments are
  * refused. Shapes cover no full group (N < 16), whole groups only, an odd number of groups (the
- * GEMV pairs groups) and a tail of base-layout rows, with M = 1, 2, 3, 5 and 23; the products over
+ * GEMV pairs groups) and a tail of base-layout rows, with M = 1, 2, 3, 5, 23 and 37 (from 32 rows NF4
+ * and INT4 groups are converted to the Q8_0 form once per call); the products over
  * the ggml rows themselves (panels of 32 rows converted on the fly) are checked on the same shapes.
  */
 @ExtendWith(RestoresIsa.class)
@@ -49,35 +50,55 @@ class QuantLayoutTest {
   static final CpuBackend CPU = Backends.cpu();
   static final int Q8_0_R16 = 11;
   static final int Q4_0_R16 = 12;
-
-
+  static final int NF4_R16 = 13;
+  static final WeightFormat[] INTERLEAVED = {WeightFormat.Q8_0, WeightFormat.Q4_0, WeightFormat.NF4,
+      WeightFormat.INT4_G32, WeightFormat.INT4_G64, WeightFormat.INT4_G128};
 
   /** N rows, K, M activation rows. */
   record Shape(int n, int k, int m) {}
 
   static final Shape[] SHAPES = {new Shape(5, 96, 3), new Shape(16, 64, 1), new Shape(48, 128, 2),
-      new Shape(77, 384, 5), new Shape(33, 256, 23), new Shape(515, 1024, 1)};
+      new Shape(77, 384, 5), new Shape(33, 256, 23), new Shape(515, 1024, 1), new Shape(45, 256, 37)};
 
   static Stream<Arguments> cases() {
     List<Arguments> out = new ArrayList<>();
-    for (WeightFormat f : new WeightFormat[] {WeightFormat.Q8_0, WeightFormat.Q4_0}) {
+    for (WeightFormat f : INTERLEAVED) {
       for (Shape s : SHAPES) {
-        out.add(Arguments.of(f, s));
+        int k = (s.k() + f.blockSize() - 1) / f.blockSize() * f.blockSize(); // NF4: 96 -> 128
+        out.add(Arguments.of(f, new Shape(s.n(), k, s.m())));
       }
     }
     return out.stream();
   }
 
   static int r16(WeightFormat f) {
-    return f == WeightFormat.Q8_0 ? Q8_0_R16 : Q4_0_R16;
+    switch (f) {
+      case Q8_0:
+        return Q8_0_R16;
+      case Q4_0:
+        return Q4_0_R16;
+      case NF4:
+        return NF4_R16;
+      case INT4_G32:
+        return 14;
+      case INT4_G64:
+        return 15;
+      case INT4_G128:
+        return 16;
+      default:
+        throw new IllegalArgumentException(f + " has no interleaved layout");
+    }
   }
 
-  /** The documented layout, built from the ggml bytes without the library. */
+  /** The documented layout, built from the stored bytes without the library. */
   static byte[] interleave(WeightFormat f, int n, int k, byte[] plain) {
     boolean q8 = f == WeightFormat.Q8_0;
-    int nb = k / 32;
-    int blockBytes = q8 ? 34 : 18;
-    int steps = q8 ? 8 : 4;
+    boolean nf4 = f == WeightFormat.NF4;
+    int nb = k / f.blockSize();
+    boolean int4 = f.id().startsWith("int4");
+    int scaleBytes = nf4 ? 4 : int4 ? 3 : 2; // NF4: an fp32 absmax; INT4: fp16 scale + zero point
+    int steps = f == WeightFormat.Q4_0 ? 4 : q8 ? 8 : f.blockSize() / 8;
+    int blockBytes = scaleBytes + 4 * steps;
     int rb = nb * blockBytes;
     byte[] out = plain.clone(); // the tail rows stay as they are
     for (int g = 0; g < n / 16; g++) {
@@ -86,12 +107,16 @@ class QuantLayoutTest {
         int row = (g * 16 + r) * rb;
         for (int b = 0; b < nb; b++) {
           int blk = row + b * blockBytes;
-          out[base + (b * 16 + r) * 2] = plain[blk];
-          out[base + (b * 16 + r) * 2 + 1] = plain[blk + 1];
+          int table = base + b * 16 * scaleBytes;
+          for (int i = 0; i < scaleBytes; i++) {
+            // INT4: the 16 fp16 scales, then the 16 zero points
+            int at = int4 ? (i < 2 ? table + r * 2 + i : table + 32 + r) : table + r * scaleBytes + i;
+            out[at] = plain[blk + i];
+          }
           for (int st = 0; st < steps; st++) {
             for (int j = 0; j < 4; j++) {
-              byte v = plain[blk + 2 + 4 * st + j];
-              out[base + nb * 32 + ((b * steps + st) * 16 + r) * 4 + j] = q8 ? (byte) (v ^ 0x80) : v;
+              byte v = plain[blk + scaleBytes + 4 * st + j];
+              out[base + nb * 16 * scaleBytes + ((b * steps + st) * 16 + r) * 4 + j] = q8 ? (byte) (v ^ 0x80) : v;
             }
           }
         }
@@ -171,27 +196,41 @@ class QuantLayoutTest {
 
   /** A non-finite scale is found in a group row and in a tail row of the interleaved layout. */
   @ParameterizedTest
-  @EnumSource(value = WeightFormat.class, names = {"Q8_0", "Q4_0"})
+  @EnumSource(value = WeightFormat.class, names = {"Q8_0", "Q4_0", "NF4", "INT4_G32", "INT4_G128"})
   void checkFindsABadScaleInGroupAndTailRows(WeightFormat f) {
     int n = 21; // one group, 5 tail rows
-    int k = 128;
+    int k = 384;
     int rb = (int) f.rowBytes(k);
-    int blockBytes = f == WeightFormat.Q8_0 ? 34 : 18;
+    int blockBytes = (int) f.rowBytes(f.blockSize());
     try (Arena arena = Arena.open()) {
       Tensor w = matrix(arena, new Random(3), n, k, 0, 1.0);
       Tensor plain = arena.allocate(DType.I8, f.matrixBytes(n, k));
       assertEquals(0, IteraNative.itera_quantize_ref(f.nativeCode(), n, k, w.address(), k, plain.address()));
       for (int badRow : new int[] {7, 19}) {
         byte[] corrupt = bytes(plain);
-        int at = badRow * rb + 2 * blockBytes; // block 2's fp16 scale := +infinity (0x7c00)
-        corrupt[at] = 0;
-        corrupt[at + 1] = 0x7c;
+        int at = badRow * rb + 2 * blockBytes; // block 2's scale := +infinity
+        if (f == WeightFormat.NF4) { // fp32 0x7f800000
+          corrupt[at] = 0;
+          corrupt[at + 1] = 0;
+          corrupt[at + 2] = (byte) 0x80;
+          corrupt[at + 3] = 0x7f;
+        } else { // fp16 0x7c00
+          corrupt[at] = 0;
+          corrupt[at + 1] = 0x7c;
+        }
         Tensor src = arena.allocate(DType.I8, corrupt.length);
         new RawPointer(src.address(), corrupt.length).asByteBuffer().put(corrupt);
         Tensor r16 = arena.allocate(DType.I8, corrupt.length);
         assertEquals(0, IteraNative.itera_quant_relayout(f.nativeCode(), r16(f), n, k, src.address(), r16.address()));
         assertNotEquals(0, IteraNative.itera_quant_check(r16(f), n, k, r16.address()), f + ": bad scale in row " + badRow);
         assertThrows(IllegalArgumentException.class, () -> QuantizedMatrix.fromBytes(f, n, k, corrupt).close());
+        if (f.id().startsWith("int4")) { // a zero point of 16 (INT4 allows 0..15) in block 1
+          byte[] badZero = bytes(plain);
+          badZero[badRow * rb + blockBytes + 2] = 16;
+          new RawPointer(src.address(), badZero.length).asByteBuffer().put(badZero);
+          assertEquals(0, IteraNative.itera_quant_relayout(f.nativeCode(), r16(f), n, k, src.address(), r16.address()));
+          assertNotEquals(0, IteraNative.itera_quant_check(r16(f), n, k, r16.address()), f + ": bad zero point in row " + badRow);
+        }
       }
     }
   }
@@ -204,8 +243,9 @@ class QuantLayoutTest {
       Tensor w = matrix(arena, new Random(1), n, k, 0, 1.0);
       try (QuantizedMatrix q = QuantizedMatrix.quantize(WeightFormat.Q8_0, w)) {
         Tensor dst = arena.allocate(DType.I8, q.bytes());
-        // different blocks: no relayout between Q8_0 and Q4_0 layouts
+        // different blocks: no relayout between Q8_0 and Q4_0 (or NF4) layouts
         assertNotEquals(0, IteraNative.itera_quant_relayout(Q8_0_R16, Q4_0_R16, n, k, q.address(), dst.address()));
+        assertNotEquals(0, IteraNative.itera_quant_relayout(Q8_0_R16, NF4_R16, n, k, q.address(), dst.address()));
         assertNotEquals(0, IteraNative.itera_quant_relayout(Q8_0_R16, WeightFormat.Q4_0.nativeCode(), n, k, q.address(), dst.address()));
         Tensor row = arena.allocate(DType.F32, k);
         assertNotEquals(0, IteraNative.itera_dequantize_row(Q8_0_R16, n, k, q.address(), n, row.address()));
@@ -224,7 +264,7 @@ class QuantLayoutTest {
    * products at every level.
    */
   @ParameterizedTest
-  @EnumSource(value = WeightFormat.class, names = {"Q8_0", "Q4_0"})
+  @EnumSource(value = WeightFormat.class, names = {"Q8_0", "Q4_0", "NF4", "INT4_G64"})
   void layoutFollowsTheIsaAndEitherLayoutWorksEverywhere(WeightFormat f) {
     int n = 40;
     int k = 256;
@@ -242,7 +282,8 @@ class QuantLayoutTest {
           QuantizedMatrix q = QuantizedMatrix.quantize(f, w);
           made.add(q);
           assertEquals(interleaved ? r16(f) : f.nativeCode(), q.nativeLayout(), isa + " " + f.id());
-          assertEquals(WeightFormat.NF4.nativeCode(), IteraNative.itera_quant_layout(WeightFormat.NF4.nativeCode()));
+          assertEquals(WeightFormat.NF4_DQ.nativeCode(), IteraNative.itera_quant_layout(WeightFormat.NF4_DQ.nativeCode()));
+          assertEquals(WeightFormat.INT8.nativeCode(), IteraNative.itera_quant_layout(WeightFormat.INT8.nativeCode()));
         }
         QuantizedMatrix first = made.get(0);
         assertEquals(0, IteraNative.itera_qgemm_ref(first.nativeLayout(), 2, n, k, x.address(), k, first.address(), ySpec.address(), n));

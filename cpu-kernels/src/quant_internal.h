@@ -39,8 +39,9 @@ inline int64_t int4_group(int fmt) {
 inline int64_t int4_group_bytes(int64_t g) { return 3 + g / 2; }
 
 // ---------------------------------------------------------------- row-interleaved layouts
-// ITERA_QFMT_Q8_0_R16 / Q4_0_R16 / NF4_R16 / INT4_G*_R16 (itera_kernels.h): groups of kR16Rows rows, scales first, then
-// the weights in 4-byte steps of all the group's rows; the N mod 16 last rows in the base layout.
+// ITERA_QFMT_Q8_0_R16 / Q4_0_R16 / NF4_R16 / INT4_G*_R16 (itera_kernels.h): groups of kR16Rows
+// rows, block heads (scales, INT4 zero points) first, then the weights in 4-byte steps of all the
+// group's rows; the N mod 16 last rows in the base layout.
 constexpr int64_t kR16Rows = 16;
 
 inline bool is_r16(int fmt) { return fmt >= ITERA_QFMT_Q8_0_R16 && fmt <= ITERA_QFMT_INT4_G128_R16; }

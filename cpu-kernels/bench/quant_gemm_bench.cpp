@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
     formats.insert(formats.end(), {{ITERA_QFMT_INT8, "INT8", 0, 0, 0}, {ITERA_QFMT_INT4_G32, "INT4_32", 0, 0, 0},
                                    {ITERA_QFMT_INT4_G128, "INT4_128", 0, 0, 0}, {ITERA_QFMT_NF4, "NF4", 0, 0, 0},
                                    {ITERA_QFMT_NF4_DQ, "NF4_DQ", 0, 0, 0}, {ITERA_QFMT_INT4_G32_R16, "INT4_32r", 0, 0, 0},
-                                   {ITERA_QFMT_INT4_G128_R16, "INT4_128r", 0, 0, 0}, {ITERA_QFMT_NF4_R16, "NF4r", 0, 0, 0}});
+                                   {ITERA_QFMT_INT4_G128_R16, "INT4_128r", 0, 0, 0}, {ITERA_QFMT_NF4_R16, "NF4r", 0, 0, 0},
+                                   {ITERA_QFMT_NF4_DQ_R16, "NF4_DQr", 0, 0, 0}});
   // ITERA_BENCH_FLOAT=1 adds F32 (OpenBLAS), F16 (panels converted for sgemm) and BF16
   // (vdpbf16ps where the CPU has AVX512-BF16, the activations rounded to bf16).
   if (std::getenv("ITERA_BENCH_FLOAT"))

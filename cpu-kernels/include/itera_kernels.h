@@ -575,6 +575,12 @@ void itera_rope_backward_ref(int64_t R, int64_t L, int64_t n_heads, int64_t hs, 
 #define ITERA_QFMT_INT4_G32_R16 14
 #define ITERA_QFMT_INT4_G64_R16 15
 #define ITERA_QFMT_INT4_G128_R16 16
+/*
+ * NF4_DQ_R16: NF4_DQ in the same scheme: the 16 rows' fp32 c2 ([16] x 4 bytes), then their fp32
+ * offsets ([16] x 4), then their int8 quantised absmaxes block by block ([K/64][16]), then the code
+ * bytes in 4-byte steps as NF4_R16 ([K/64][8 steps][16][4] bytes).
+ */
+#define ITERA_QFMT_NF4_DQ_R16 17
 
 /* K must be a positive multiple of this; 0 for an unknown format. */
 int64_t itera_quant_block_size(int fmt);

@@ -170,6 +170,7 @@ int itera_quant_layout(int fmt) {
   if (fmt == ITERA_QFMT_INT4_G32) return ITERA_QFMT_INT4_G32_R16;
   if (fmt == ITERA_QFMT_INT4_G64) return ITERA_QFMT_INT4_G64_R16;
   if (fmt == ITERA_QFMT_INT4_G128) return ITERA_QFMT_INT4_G128_R16;
+  if (fmt == ITERA_QFMT_NF4_DQ) return ITERA_QFMT_NF4_DQ_R16;
   return fmt;
 }
 

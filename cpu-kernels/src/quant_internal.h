@@ -44,7 +44,7 @@ inline int64_t int4_group_bytes(int64_t g) { return 3 + g / 2; }
 // group's rows; the N mod 16 last rows in the base layout.
 constexpr int64_t kR16Rows = 16;
 
-inline bool is_r16(int fmt) { return fmt >= ITERA_QFMT_Q8_0_R16 && fmt <= ITERA_QFMT_INT4_G128_R16; }
+inline bool is_r16(int fmt) { return fmt >= ITERA_QFMT_Q8_0_R16 && fmt <= ITERA_QFMT_NF4_DQ_R16; }
 
 // The format whose blocks a layout holds (the format itself for the base formats).
 inline int base_format(int fmt) {
@@ -54,6 +54,7 @@ inline int base_format(int fmt) {
   if (fmt == ITERA_QFMT_INT4_G32_R16) return ITERA_QFMT_INT4_G32;
   if (fmt == ITERA_QFMT_INT4_G64_R16) return ITERA_QFMT_INT4_G64;
   if (fmt == ITERA_QFMT_INT4_G128_R16) return ITERA_QFMT_INT4_G128;
+  if (fmt == ITERA_QFMT_NF4_DQ_R16) return ITERA_QFMT_NF4_DQ;
   return fmt;
 }
 

@@ -373,6 +373,19 @@ struct R16Geometry {
 
 }  // namespace
 
+namespace {
+// NF4_DQ_R16: where byte i of base row r (of a full group) sits in its group; the inverse of
+// the layout in itera_kernels.h.
+int64_t nf4_dq_r16_offset(int64_t K, int64_t r, int64_t i) {
+  const int64_t nb = K / kNf4Block, codes = 2 * 4 * kR16Rows + nb * kR16Rows;
+  if (i < 4) return r * 4 + i;                                   // c2
+  if (i < kNf4DqHeader) return 4 * kR16Rows + r * 4 + (i - 4);   // offset
+  if (i < kNf4DqHeader + nb) return 8 * kR16Rows + (i - kNf4DqHeader) * kR16Rows + r;  // qc[b]
+  const int64_t q = i - kNf4DqHeader - nb, b = q / 32, s = (q % 32) / 4;
+  return codes + ((b * 8 + s) * kR16Rows + r) * 4 + q % 4;
+}
+}  // namespace
+
 const uint8_t* get_row(int fmt, int64_t N, int64_t K, const uint8_t* W, int64_t n, uint8_t* scratch) {
   const int64_t rb = row_bytes(fmt, K);
   if (!is_r16(fmt)) return W + n * rb;
@@ -380,6 +393,10 @@ const uint8_t* get_row(int fmt, int64_t N, int64_t K, const uint8_t* W, int64_t 
   if (n >= g.full_rows) return W + n * rb;  // the tail keeps the base layout
   const uint8_t* grp = W + g.group_offset(n);
   const int64_t r = n % kR16Rows;
+  if (fmt == ITERA_QFMT_NF4_DQ_R16) {
+    for (int64_t i = 0; i < rb; ++i) scratch[i] = grp[nf4_dq_r16_offset(K, r, i)];
+    return scratch;
+  }
   for (int64_t b = 0; b < g.nb; ++b) {
     uint8_t* blk = scratch + b * g.block_bytes();
     for (int64_t i = 0; i < g.scale_bytes; ++i) blk[i] = grp[g.head_offset(b, r, i)];
@@ -401,6 +418,10 @@ void put_row(int fmt, int64_t N, int64_t K, uint8_t* W, int64_t n, const uint8_t
   }
   uint8_t* grp = W + g.group_offset(n);
   const int64_t r = n % kR16Rows;
+  if (fmt == ITERA_QFMT_NF4_DQ_R16) {
+    for (int64_t i = 0; i < rb; ++i) grp[nf4_dq_r16_offset(K, r, i)] = src[i];
+    return;
+  }
   for (int64_t b = 0; b < g.nb; ++b) {
     const uint8_t* blk = src + b * g.block_bytes();
     for (int64_t i = 0; i < g.scale_bytes; ++i) grp[g.head_offset(b, r, i)] = blk[i];

@@ -135,19 +135,35 @@ inline void tile(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::Q
 // elements (activation sub-block 2b, NF4's evens-then-odds order), its low nibbles odd ones
 // (sub-block 2b + 1), each mapped through the code book (+128, the unsigned vpdpbusd operand) by
 // one vpshufb; the two sub-blocks keep their own int32 sums, as their activation scales differ.
-template <int RM, int NG>
+// The 16 rows' absmaxes of NF4 block b (NF4_DQ: qc c2 + offset), divided by 127 for the int8
+// code book.
+template <bool kDq>
+inline __m512 nf4_scales(const uint8_t* grp, int64_t nb, int64_t b) {
+  const __m512 inv = _mm512_set1_ps(1.0f / 127.0f);
+  if constexpr (kDq) {
+    const __m512 c2 = _mm512_loadu_ps(reinterpret_cast<const float*>(grp));
+    const __m512 offset = _mm512_loadu_ps(reinterpret_cast<const float*>(grp + 4 * kRows));
+    const __m512 qc = _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(grp + 8 * kRows + b * kRows))));
+    return _mm512_mul_ps(_mm512_fmadd_ps(qc, c2, offset), inv);
+  } else {
+    (void)nb;
+    return _mm512_mul_ps(_mm512_loadu_ps(reinterpret_cast<const float*>(grp) + b * kRows), inv);
+  }
+}
+// Where the code bytes of an NF4_R16 / NF4_DQ_R16 group start.
+template <bool kDq>
+inline int64_t nf4_codes(int64_t nb) { return kDq ? 8 * kRows + nb * kRows : nb * kRows * 4; }
+
+template <bool kDq, int RM, int NG>
 inline void tile_nf4(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::QAct* x,
                      const int32_t* init, int64_t init_ld, float* y, int64_t ldy, int last_cols) {
   constexpr int kSteps = 8;
   __m512 acc[RM][NG];
   for (int m = 0; m < RM; ++m)
     for (int g = 0; g < NG; ++g) acc[m][g] = _mm512_setzero_ps();
-  const float* sc[NG];
   const __m512i* qs[NG];
-  for (int g = 0; g < NG; ++g) {
-    sc[g] = reinterpret_cast<const float*>(grp + g * gstride);
-    qs[g] = reinterpret_cast<const __m512i*>(grp + g * gstride + nb * kRows * 4);
-  }
+  for (int g = 0; g < NG; ++g) qs[g] = reinterpret_cast<const __m512i*>(grp + g * gstride + nf4_codes<kDq>(nb));
   alignas(16) uint8_t biased[16];
   for (int i = 0; i < 16; ++i) biased[i] = uint8_t(quant::kNf4CodeI8[i] + 128);
   const __m512i lut = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(biased)));
@@ -181,7 +197,7 @@ inline void tile_nf4(int64_t nb, const uint8_t* grp, int64_t gstride, const quan
       }
     }
     __m512 sw[NG];
-    for (int g = 0; g < NG; ++g) sw[g] = _mm512_mul_ps(_mm512_loadu_ps(sc[g] + b * kRows), _mm512_set1_ps(1.0f / 127.0f));
+    for (int g = 0; g < NG; ++g) sw[g] = nf4_scales<kDq>(grp + g * gstride, nb, b);
     for (int m = 0; m < RM; ++m) {
       const __m512 de = _mm512_set1_ps(x[m].d[2 * b]), dd = _mm512_set1_ps(x[m].d[2 * b + 1]);
       for (int g = 0; g < NG; ++g) {
@@ -266,11 +282,12 @@ inline void tile_int4(int64_t nb, const uint8_t* grp, int64_t gstride, const qua
 }
 
 // The layouts' tiles (nb counts the layout's blocks; init has one value per activation block).
-enum Kind { kQ8 = 0, kQ4 = 1, kNf4 = 2, kInt4G32 = 32, kInt4G64 = 64, kInt4G128 = 128 };
+enum Kind { kQ8 = 0, kQ4 = 1, kNf4 = 2, kNf4Dq = 3, kInt4G32 = 32, kInt4G64 = 64, kInt4G128 = 128 };
 template <int kKind, int RM, int NG, bool kF32Scale>
 inline void tile_of(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::QAct* x,
                     const int32_t* init, int64_t init_ld, float* y, int64_t ldy, int last_cols) {
-  if constexpr (kKind == kNf4) tile_nf4<RM, NG>(nb, grp, gstride, x, init, init_ld, y, ldy, last_cols);
+  if constexpr (kKind == kNf4 || kKind == kNf4Dq)
+    tile_nf4<kKind == kNf4Dq, RM, NG>(nb, grp, gstride, x, init, init_ld, y, ldy, last_cols);
   else if constexpr (kKind >= kInt4G32) tile_int4<kKind, RM, NG>(nb, grp, gstride, x, init, init_ld, y, ldy, last_cols);
   else tile<kKind == kQ4, RM, NG, kF32Scale>(nb, grp, gstride, x, init, init_ld, y, ldy, last_cols);
 }
@@ -302,7 +319,7 @@ inline void groups(int64_t nb, const uint8_t* grp, int64_t gstride, int64_t M, c
 template <int kKind, bool kF32Scale = false>
 void run(int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t gstride, int64_t M,
          const quant::QAct* x, const int32_t* init, float* Y, int64_t ldy, int last_cols = 16) {
-  const int64_t ld = K / 32, nb = kKind == kNf4 ? K / 64 : kKind >= kInt4G32 ? K / kKind : ld;
+  const int64_t ld = K / 32, nb = kKind == kNf4 || kKind == kNf4Dq ? K / 64 : kKind >= kInt4G32 ? K / kKind : ld;
   int64_t g = g0;
   auto cols = [&](int64_t next) { return next == g1 ? last_cols : 16; };
   if (M == 1) {
@@ -329,15 +346,15 @@ void to_q8_group(int fmt, int64_t K, const uint8_t* grp, uint8_t* dst) {
   float* scales = reinterpret_cast<float*>(dst);
   __m512i* out = reinterpret_cast<__m512i*>(dst + nb32 * kRows * 4);
   const __m512i nib = _mm512_set1_epi8(15);
-  if (fmt == ITERA_QFMT_NF4_R16) {
+  if (fmt == ITERA_QFMT_NF4_R16 || fmt == ITERA_QFMT_NF4_DQ_R16) {
+    const bool dq = fmt == ITERA_QFMT_NF4_DQ_R16;
     alignas(16) uint8_t biased[16];
     for (int i = 0; i < 16; ++i) biased[i] = uint8_t(quant::kNf4CodeI8[i] + 128);
     const __m512i lut = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(biased)));
     const int64_t nb = K / 64;
-    const float* absmax = reinterpret_cast<const float*>(grp);
-    const __m512i* in = reinterpret_cast<const __m512i*>(grp + nb * kRows * 4);
+    const __m512i* in = reinterpret_cast<const __m512i*>(grp + (dq ? nf4_codes<true>(nb) : nf4_codes<false>(nb)));
     for (int64_t b = 0; b < nb; ++b) {
-      const __m512 sc = _mm512_mul_ps(_mm512_loadu_ps(absmax + b * kRows), _mm512_set1_ps(1.0f / 127.0f));
+      const __m512 sc = dq ? nf4_scales<true>(grp, nb, b) : nf4_scales<false>(grp, nb, b);
       _mm512_storeu_ps(scales + (2 * b) * kRows, sc);
       _mm512_storeu_ps(scales + (2 * b + 1) * kRows, sc);
       for (int st = 0; st < 8; ++st) {
@@ -392,6 +409,7 @@ void gemm(int fmt, int64_t g0, int64_t g1, int64_t K, const uint8_t* W, int64_t 
     return;
   }
   if (fmt == ITERA_QFMT_NF4_R16) run<kNf4>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
+  else if (fmt == ITERA_QFMT_NF4_DQ_R16) run<kNf4Dq>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
   else if (fmt == ITERA_QFMT_INT4_G32_R16) run<kInt4G32>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
   else if (fmt == ITERA_QFMT_INT4_G64_R16) run<kInt4G64>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);
   else if (fmt == ITERA_QFMT_INT4_G128_R16) run<kInt4G128>(g0, g1, K, W, kRows * rb, M, x, init.data(), Y, ldy);

@@ -70,7 +70,7 @@ public final class CpuBackend implements Backend {
 
   /**
    * Selects the instruction-set level of the fast kernels, clamped to {@link CpuFeatures#maxIsa()}.
-   * Choose it before making compressed matrices: a Q8_0 / Q4_0 / NF4 / INT4 {@code QuantizedMatrix} made at the
+   * Choose it before making compressed matrices: a Q8_0 / Q4_0 / NF4 / INT4 {@code QuantizedMatrix} (all but F32/F16/BF16/INT8) made at the
    * AVX-512 level keeps the row-interleaved layout that level reads, and at a lower level its
    * products regroup the rows on every call (correct, but about 4 times slower than a matrix made
    * at that level).

@@ -182,7 +182,7 @@ public final class QuantizedMatrix implements AutoCloseable {
 
   /**
    * Native address of the weights in the layout {@link #nativeLayout()} names, for kernels; valid
-   * until {@link #close()}. Q8_0, Q4_0 and NF4 may be held row-interleaved, so a row is not always at
+   * until {@link #close()}. Q8_0, Q4_0, NF4 and INT4 may be held row-interleaved, so a row is not always at
    * {@code row * rowBytes}: read single rows with {@link #dequantizeRow}.
    */
   public long address() {
@@ -191,9 +191,9 @@ public final class QuantizedMatrix implements AutoCloseable {
 
   /**
    * The {@code ITERA_QFMT_*} code of the bytes at {@link #address()}, chosen when the matrix was
-   * made ({@code itera_quant_layout}): on CPUs with AVX-512 VNNI, Q8_0 / Q4_0 / NF4 are held as
-   * {@code ITERA_QFMT_Q8_0_R16} / {@code ITERA_QFMT_Q4_0_R16} / {@code ITERA_QFMT_NF4_R16} (the same
-   * blocks with 16 rows interleaved, see itera_kernels.h), which their products read directly;
+   * made ({@code itera_quant_layout}): on CPUs with AVX-512 VNNI, Q8_0 / Q4_0 / NF4 / NF4_DQ /
+   * INT4 are held in their {@code _R16} layouts (e.g. {@code ITERA_QFMT_Q8_0_R16}: the same blocks
+   * with 16 rows interleaved, see itera_kernels.h), which their products read directly;
    * otherwise {@code format().nativeCode()}. {@link #toBytes} and {@link #copyTo} always give the
    * format's stored layout (ggml's, bitsandbytes' for NF4).
    */

@@ -164,14 +164,7 @@ int itera_dequantize(int fmt, int64_t N, int64_t K, const void* src, float* dst,
 int itera_quant_layout(int fmt) {
   if (itera::quant::block_size(fmt) == 0) return -1;
   if (!qkernels().qgemm_r16) return fmt;
-  if (fmt == ITERA_QFMT_Q8_0) return ITERA_QFMT_Q8_0_R16;
-  if (fmt == ITERA_QFMT_Q4_0) return ITERA_QFMT_Q4_0_R16;
-  if (fmt == ITERA_QFMT_NF4) return ITERA_QFMT_NF4_R16;
-  if (fmt == ITERA_QFMT_INT4_G32) return ITERA_QFMT_INT4_G32_R16;
-  if (fmt == ITERA_QFMT_INT4_G64) return ITERA_QFMT_INT4_G64_R16;
-  if (fmt == ITERA_QFMT_INT4_G128) return ITERA_QFMT_INT4_G128_R16;
-  if (fmt == ITERA_QFMT_NF4_DQ) return ITERA_QFMT_NF4_DQ_R16;
-  return fmt;
+  return itera::quant::r16_layout(fmt);
 }
 
 int itera_qgemv(int fmt, int64_t N, int64_t K, const void* W, const float* x, float* y) {

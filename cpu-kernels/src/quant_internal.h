@@ -46,15 +46,23 @@ constexpr int64_t kR16Rows = 16;
 
 inline bool is_r16(int fmt) { return fmt >= ITERA_QFMT_Q8_0_R16 && fmt <= ITERA_QFMT_NF4_DQ_R16; }
 
+// Each base format with an interleaved layout, and that layout.
+constexpr int kR16Layouts[][2] = {{ITERA_QFMT_Q8_0, ITERA_QFMT_Q8_0_R16},         {ITERA_QFMT_Q4_0, ITERA_QFMT_Q4_0_R16},
+                                  {ITERA_QFMT_NF4, ITERA_QFMT_NF4_R16},           {ITERA_QFMT_INT4_G32, ITERA_QFMT_INT4_G32_R16},
+                                  {ITERA_QFMT_INT4_G64, ITERA_QFMT_INT4_G64_R16}, {ITERA_QFMT_INT4_G128, ITERA_QFMT_INT4_G128_R16},
+                                  {ITERA_QFMT_NF4_DQ, ITERA_QFMT_NF4_DQ_R16}};
+
 // The format whose blocks a layout holds (the format itself for the base formats).
 inline int base_format(int fmt) {
-  if (fmt == ITERA_QFMT_Q8_0_R16) return ITERA_QFMT_Q8_0;
-  if (fmt == ITERA_QFMT_Q4_0_R16) return ITERA_QFMT_Q4_0;
-  if (fmt == ITERA_QFMT_NF4_R16) return ITERA_QFMT_NF4;
-  if (fmt == ITERA_QFMT_INT4_G32_R16) return ITERA_QFMT_INT4_G32;
-  if (fmt == ITERA_QFMT_INT4_G64_R16) return ITERA_QFMT_INT4_G64;
-  if (fmt == ITERA_QFMT_INT4_G128_R16) return ITERA_QFMT_INT4_G128;
-  if (fmt == ITERA_QFMT_NF4_DQ_R16) return ITERA_QFMT_NF4_DQ;
+  for (const auto& pair : kR16Layouts)
+    if (pair[1] == fmt) return pair[0];
+  return fmt;
+}
+
+// The interleaved layout of a base format (the format itself where it has none).
+inline int r16_layout(int fmt) {
+  for (const auto& pair : kR16Layouts)
+    if (pair[0] == fmt) return pair[1];
   return fmt;
 }
 

@@ -350,6 +350,8 @@ namespace {
 
 // A block as stored is its head (scale_bytes: the scale, for INT4 also the zero point) followed by
 // 4 * steps weight bytes; INT4 keeps the 16 rows' fp16 scales and then their zero points.
+// NF4_DQ_R16 uses only rb, full_rows and group_offset: its heads are per row, not per block
+// (nf4_dq_r16_offset).
 struct R16Geometry {
   int64_t block, nb, rb, steps, scale_bytes, full_rows;  // weights and count of blocks per row,
   bool q8, int4;  // row bytes, steps per block, head bytes, rows in groups; Q8_0's +128; INT4

@@ -59,6 +59,30 @@ constexpr int kGemvGroups = 2;  // groups per GEMV tile (independent dot chains)
 // (to_q8_group); below, their own tiles decode the nibbles for every 4-row tile, which is cheaper.
 constexpr int64_t kDecodeOnceRows = 32;
 
+template <int RM, int NG>
+inline void zero_tile(__m512 (&acc)[RM][NG]) {
+  for (int m = 0; m < RM; ++m)
+    for (int g = 0; g < NG; ++g) acc[m][g] = _mm512_setzero_ps();
+}
+
+// y[m * ldy + 16 g + c] = acc[m][g][c], the last group writing only its first last_cols columns.
+template <int RM, int NG>
+inline void store_tile(const __m512 (&acc)[RM][NG], float* y, int64_t ldy, int last_cols) {
+  const __mmask16 last = __mmask16((1u << last_cols) - 1);
+  for (int m = 0; m < RM; ++m)
+    for (int g = 0; g < NG; ++g) {
+      if (g < NG - 1 || last_cols == 16) _mm512_storeu_ps(y + m * ldy + 16 * g, acc[m][g]);
+      else _mm512_mask_storeu_ps(y + m * ldy + 16 * g, last, acc[m][g]);
+    }
+}
+
+// NF4's int8 code book + 128 (the unsigned vpdpbusd operand) in every 128-bit lane, for vpshufb.
+inline __m512i nf4_lut() {
+  alignas(16) uint8_t biased[16];
+  for (int i = 0; i < 16; ++i) biased[i] = uint8_t(quant::kNf4CodeI8[i] + 128);
+  return _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(biased)));
+}
+
 // Y[m][16 g + c] for m < RM, g < NG, c < 16 (c < last_cols in the last group): NG consecutive
 // groups against activation rows x.
 // kF32Scale: the group's scale table holds fp32 instead of fp16 (the panels packed::gemm builds
@@ -69,8 +93,7 @@ inline void tile(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::Q
   constexpr int kSteps = kQ4 ? 4 : 8;
   constexpr int64_t kScaleBytes = kRows * (kF32Scale ? 4 : 2);  // per block
   __m512 acc[RM][NG];
-  for (int m = 0; m < RM; ++m)
-    for (int g = 0; g < NG; ++g) acc[m][g] = _mm512_setzero_ps();
+  zero_tile<RM, NG>(acc);
   const uint8_t* sc[NG];
   const __m512i* qs[NG];
   for (int g = 0; g < NG; ++g) {
@@ -123,12 +146,7 @@ inline void tile(int64_t nb, const uint8_t* grp, int64_t gstride, const quant::Q
         acc[m][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[m][g]), _mm512_mul_ps(sw[g], d), acc[m][g]);
     }
   }
-  const __mmask16 last = __mmask16((1u << last_cols) - 1);
-  for (int m = 0; m < RM; ++m)
-    for (int g = 0; g < NG; ++g) {
-      if (g < NG - 1 || last_cols == 16) _mm512_storeu_ps(y + m * ldy + 16 * g, acc[m][g]);
-      else _mm512_mask_storeu_ps(y + m * ldy + 16 * g, last, acc[m][g]);
-    }
+  store_tile<RM, NG>(acc, y, ldy, last_cols);
 }
 
 // NF4_R16: per 64-weight block an fp32 absmax per row and 8 lines; a line's high nibbles are even
@@ -160,13 +178,10 @@ inline void tile_nf4(int64_t nb, const uint8_t* grp, int64_t gstride, const quan
                      const int32_t* init, int64_t init_ld, float* y, int64_t ldy, int last_cols) {
   constexpr int kSteps = 8;
   __m512 acc[RM][NG];
-  for (int m = 0; m < RM; ++m)
-    for (int g = 0; g < NG; ++g) acc[m][g] = _mm512_setzero_ps();
+  zero_tile<RM, NG>(acc);
   const __m512i* qs[NG];
   for (int g = 0; g < NG; ++g) qs[g] = reinterpret_cast<const __m512i*>(grp + g * gstride + nf4_codes<kDq>(nb));
-  alignas(16) uint8_t biased[16];
-  for (int i = 0; i < 16; ++i) biased[i] = uint8_t(quant::kNf4CodeI8[i] + 128);
-  const __m512i lut = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(biased)));
+  const __m512i lut = nf4_lut();
   const __m512i nib = _mm512_set1_epi8(15);
   for (int64_t b = 0; b < nb; ++b) {
     __m512i even[RM][NG], odd[RM][NG];
@@ -206,12 +221,7 @@ inline void tile_nf4(int64_t nb, const uint8_t* grp, int64_t gstride, const quan
       }
     }
   }
-  const __mmask16 last = __mmask16((1u << last_cols) - 1);
-  for (int m = 0; m < RM; ++m)
-    for (int g = 0; g < NG; ++g) {
-      if (g < NG - 1 || last_cols == 16) _mm512_storeu_ps(y + m * ldy + 16 * g, acc[m][g]);
-      else _mm512_mask_storeu_ps(y + m * ldy + 16 * g, last, acc[m][g]);
-    }
+  store_tile<RM, NG>(acc, y, ldy, last_cols);
 }
 
 // INT4_Gg_R16: per group of g weights the 16 rows' fp16 scales and zero points, then g/8 lines of
@@ -224,8 +234,7 @@ inline void tile_int4(int64_t nb, const uint8_t* grp, int64_t gstride, const qua
   constexpr int kSub = G / 32, kSteps = G / 8;
   constexpr int64_t kHead = kRows * 3;
   __m512 acc[RM][NG];
-  for (int m = 0; m < RM; ++m)
-    for (int g = 0; g < NG; ++g) acc[m][g] = _mm512_setzero_ps();
+  zero_tile<RM, NG>(acc);
   const uint8_t* head[NG];
   const __m512i* qs[NG];
   for (int g = 0; g < NG; ++g) {
@@ -273,12 +282,7 @@ inline void tile_int4(int64_t nb, const uint8_t* grp, int64_t gstride, const qua
       }
     }
   }
-  const __mmask16 last = __mmask16((1u << last_cols) - 1);
-  for (int m = 0; m < RM; ++m)
-    for (int g = 0; g < NG; ++g) {
-      if (g < NG - 1 || last_cols == 16) _mm512_storeu_ps(y + m * ldy + 16 * g, acc[m][g]);
-      else _mm512_mask_storeu_ps(y + m * ldy + 16 * g, last, acc[m][g]);
-    }
+  store_tile<RM, NG>(acc, y, ldy, last_cols);
 }
 
 // The layouts' tiles (nb counts the layout's blocks; init has one value per activation block).
@@ -348,9 +352,7 @@ void to_q8_group(int fmt, int64_t K, const uint8_t* grp, uint8_t* dst) {
   const __m512i nib = _mm512_set1_epi8(15);
   if (fmt == ITERA_QFMT_NF4_R16 || fmt == ITERA_QFMT_NF4_DQ_R16) {
     const bool dq = fmt == ITERA_QFMT_NF4_DQ_R16;
-    alignas(16) uint8_t biased[16];
-    for (int i = 0; i < 16; ++i) biased[i] = uint8_t(quant::kNf4CodeI8[i] + 128);
-    const __m512i lut = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(biased)));
+    const __m512i lut = nf4_lut();
     const int64_t nb = K / 64;
     const __m512i* in = reinterpret_cast<const __m512i*>(grp + (dq ? nf4_codes<true>(nb) : nf4_codes<false>(nb)));
     for (int64_t b = 0; b < nb; ++b) {
